@@ -1,0 +1,130 @@
+//! Per-directory state shared by every call in this OS process: the manifest
+//! lock, the cached manifest, the file lock table, and the one-time removal of
+//! orphan temp files.
+//!
+//! The cache never trusts file metadata. Each call still reads the manifest's
+//! bytes, and the cached decode is reused only when those bytes are identical
+//! to the bytes it was decoded from: another writer, in this process or any
+//! other, cannot change the file without changing what we read.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::fs::Fs;
+use crate::layout::{BackendKind, BackendSpec};
+use crate::locks::LockTable;
+use crate::manifest::Manifest;
+
+static PROCESS_START: OnceLock<SystemTime> = OnceLock::new();
+static REGISTRY: OnceLock<Mutex<HashMap<(BackendKind, PathBuf), Arc<Directory>>>> = OnceLock::new();
+
+/// Records when this process began using the library; temp files older than
+/// that cannot belong to a write still in flight here.
+pub fn mark_process_start() {
+    PROCESS_START.get_or_init(SystemTime::now);
+}
+
+fn process_start() -> SystemTime {
+    *PROCESS_START.get_or_init(SystemTime::now)
+}
+
+/// What the manifest held when last read, keyed by its exact bytes.
+#[derive(Default)]
+pub struct ManifestCache {
+    /// `None`: no manifest file. `Some(bytes)`: the bytes decoded below.
+    pub bytes: Option<Vec<u8>>,
+    /// The decoded manifest; `None` when missing or holding `nil`.
+    pub manifest: Option<Manifest>,
+    /// Whether `bytes` is exactly what we would write for `manifest`.
+    pub canonical: bool,
+    pub valid: bool,
+}
+
+pub struct Directory {
+    pub path: PathBuf,
+    pub spec: &'static BackendSpec,
+    pub manifest_path: PathBuf,
+    manifest: Mutex<ManifestCache>,
+    pub files: LockTable,
+}
+
+impl Directory {
+    /// Serialises manifest read-modify-write within this process.
+    pub fn lock_manifest(&self) -> MutexGuard<'_, ManifestCache> {
+        self.manifest.lock()
+    }
+
+    pub fn file_path(&self, name: &[u8]) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        self.path.join(std::ffi::OsStr::from_bytes(name))
+    }
+}
+
+/// An absolute, lexically clean spelling of `dir`, so `a/./b/` and `a/b`
+/// share one lock table. `..` is kept: resolving it needs the filesystem.
+pub fn absolute(dir: &Path) -> std::io::Result<PathBuf> {
+    let joined = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(dir)
+    };
+    let mut clean = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::CurDir => {}
+            other => clean.push(other.as_os_str()),
+        }
+    }
+    Ok(clean)
+}
+
+/// The shared state for `dir`, created (and its orphans removed) on first use.
+pub fn open(fs: &dyn Fs, spec: &'static BackendSpec, dir: &Path) -> Arc<Directory> {
+    let registry = REGISTRY.get_or_init(Default::default);
+    let key = (spec.kind, dir.to_path_buf());
+    if let Some(existing) = registry.lock().get(&key) {
+        return Arc::clone(existing);
+    }
+    let directory = Arc::new(Directory {
+        path: dir.to_path_buf(),
+        spec,
+        manifest_path: dir.join(spec.manifest_file),
+        manifest: Mutex::new(ManifestCache::default()),
+        files: LockTable::default(),
+    });
+    let mut map = registry.lock();
+    if let Some(existing) = map.get(&key) {
+        return Arc::clone(existing);
+    }
+    map.insert(key, Arc::clone(&directory));
+    drop(map);
+    remove_orphan_temp_files(fs, dir);
+    directory
+}
+
+/// Temp files left by a crash are never read as data, but they pile up.
+/// Only those older than this process are removed: a younger one may belong
+/// to a write in flight.
+fn remove_orphan_temp_files(fs: &dyn Fs, dir: &Path) {
+    let Ok(entries) = fs.list_dir(dir) else {
+        return;
+    };
+    let start = process_start();
+    let mut removed = false;
+    for entry in entries {
+        let is_temp = entry.name.windows(5).any(|w| w == b".tmp-");
+        let old = entry.modified.is_some_and(|m| m < start);
+        if is_temp && old {
+            use std::os::unix::ffi::OsStrExt;
+            let path = dir.join(std::ffi::OsStr::from_bytes(&entry.name));
+            removed |= fs.remove_file(&path).is_ok();
+        }
+    }
+    if removed {
+        let _ = fs.sync_dir(dir);
+    }
+}

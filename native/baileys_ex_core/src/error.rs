@@ -1,0 +1,114 @@
+//! One error type for the core, carried to Elixir as data.
+//!
+//! I/O failures keep their errno so the NIF can return the same POSIX atom
+//! Elixir's `File` would (`:enoent`, `:enospc`, ...). Contract errors carry what
+//! the NIF needs to build the original's error tuples.
+
+use std::io;
+
+use crate::json::JsonError;
+use crate::value::Value;
+
+/// Why a manifest was refused (spec section 3).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetadataError {
+    /// `"version"` is an integer other than 1.
+    UnsupportedVersion(Value),
+    /// `"backend"` names another backend.
+    UnexpectedBackend(Vec<u8>),
+    /// Undecodable ETF or a term of the wrong shape; the raw bytes let the NIF
+    /// report exactly what the VM's own safe decoder makes of them.
+    InvalidEtf(Vec<u8>),
+    /// JSON that does not decode, or decodes to the wrong shape.
+    InvalidJson(Value),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("invalid persistence metadata: {0:?}")]
+    Metadata(MetadataError),
+    #[error("{0}")]
+    Json(#[from] JsonError),
+}
+
+impl Error {
+    /// The lower-case POSIX name Erlang uses for this failure, for I/O errors.
+    pub fn posix_name(&self) -> Option<&'static str> {
+        match self {
+            Error::Io(err) => Some(posix_name(err)),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Maps an I/O error to the atom name `:file` would return for it.
+pub fn posix_name(err: &io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(code) => errno_name(code),
+        // Rust reports a NUL byte inside a path before reaching the kernel.
+        None if err.kind() == io::ErrorKind::InvalidInput => "einval",
+        None if err.kind() == io::ErrorKind::NotFound => "enoent",
+        None if err.kind() == io::ErrorKind::PermissionDenied => "eacces",
+        None if err.kind() == io::ErrorKind::AlreadyExists => "eexist",
+        None => "eio",
+    }
+}
+
+fn errno_name(code: i32) -> &'static str {
+    match code {
+        libc::EPERM => "eperm",
+        libc::ENOENT => "enoent",
+        libc::EIO => "eio",
+        libc::ENXIO => "enxio",
+        libc::EBADF => "ebadf",
+        libc::EAGAIN => "eagain",
+        libc::ENOMEM => "enomem",
+        libc::EACCES => "eacces",
+        libc::EFAULT => "efault",
+        libc::EBUSY => "ebusy",
+        libc::EEXIST => "eexist",
+        libc::EXDEV => "exdev",
+        libc::ENODEV => "enodev",
+        libc::ENOTDIR => "enotdir",
+        libc::EISDIR => "eisdir",
+        libc::EINVAL => "einval",
+        libc::ENFILE => "enfile",
+        libc::EMFILE => "emfile",
+        libc::ETXTBSY => "etxtbsy",
+        libc::EFBIG => "efbig",
+        libc::ENOSPC => "enospc",
+        libc::ESPIPE => "espipe",
+        libc::EROFS => "erofs",
+        libc::EMLINK => "emlink",
+        libc::EPIPE => "epipe",
+        libc::ENAMETOOLONG => "enametoolong",
+        libc::ENOTEMPTY => "enotempty",
+        libc::ELOOP => "eloop",
+        libc::EDQUOT => "edquot",
+        libc::ESTALE => "estale",
+        libc::ENOTSUP => "enotsup",
+        libc::EINTR => "eintr",
+        libc::ENOLCK => "enolck",
+        libc::ETIMEDOUT => "etimedout",
+        _ => "eio",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_maps_to_the_atoms_file_uses() {
+        let enospc = io::Error::from_raw_os_error(libc::ENOSPC);
+        assert_eq!(posix_name(&enospc), "enospc");
+        let erofs = io::Error::from_raw_os_error(libc::EROFS);
+        assert_eq!(Error::from(erofs).posix_name(), Some("erofs"));
+        let nul = io::Error::new(io::ErrorKind::InvalidInput, "nul byte");
+        assert_eq!(posix_name(&nul), "einval");
+    }
+}

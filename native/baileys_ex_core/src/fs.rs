@@ -1,0 +1,221 @@
+//! Every filesystem call the store makes goes through `Fs`, so tests can fail
+//! any one of them with a chosen errno and check what survives.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+/// The calls fault injection can fail, one per kind of syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsOp {
+    Read,
+    Open,
+    Write,
+    Fsync,
+    Rename,
+    DirFsync,
+    Remove,
+    Mkdir,
+    List,
+}
+
+/// A directory entry: its name and, when it could be read, its mtime.
+pub struct DirEntry {
+    pub name: Vec<u8>,
+    pub modified: Option<SystemTime>,
+}
+
+pub trait Fs: Send + Sync {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Creates `path`, failing if it exists, so two writers never share a temp file.
+    fn create_exclusive(&self, path: &Path) -> io::Result<File>;
+    fn write_all(&self, file: &mut File, data: &[u8]) -> io::Result<()>;
+    fn sync_file(&self, file: &File) -> io::Result<()>;
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>>;
+}
+
+/// The real filesystem.
+pub struct RealFs;
+
+impl Fs for RealFs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+
+    fn create_exclusive(&self, path: &Path) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(path)
+    }
+
+    fn write_all(&self, file: &mut File, data: &[u8]) -> io::Result<()> {
+        file.write_all(data)
+    }
+
+    fn sync_file(&self, file: &File) -> io::Result<()> {
+        file.sync_all()
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        match File::open(dir) {
+            Ok(handle) => handle.sync_all(),
+            // The originals skip the directory fsync where the platform
+            // cannot open or sync a directory; so do we.
+            Err(err) if dir_sync_unsupported(&err) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let modified = entry.metadata().and_then(|m| m.modified()).ok();
+            entries.push(DirEntry {
+                name: entry.file_name().as_bytes().to_vec(),
+                modified,
+            });
+        }
+        Ok(entries)
+    }
+}
+
+fn dir_sync_unsupported(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ENOTSUP) | Some(libc::EACCES) | Some(libc::EINVAL) | Some(libc::EPERM)
+    )
+}
+
+/// Wraps the real filesystem and fails the Nth call of the chosen kinds.
+pub struct FaultFs {
+    inner: RealFs,
+    calls: AtomicU64,
+    plan: Mutex<Option<FaultPlan>>,
+    log: Mutex<Vec<FsOp>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FaultPlan {
+    /// 1-based index among the calls whose kind is in `ops`.
+    nth: u64,
+    ops: &'static [FsOp],
+    errno: i32,
+}
+
+impl Default for FaultFs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FaultFs {
+    pub fn new() -> Self {
+        FaultFs {
+            inner: RealFs,
+            calls: AtomicU64::new(0),
+            plan: Mutex::new(None),
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Fails the `nth` call among `ops` (counted from now) with `errno`.
+    pub fn fail_nth(&self, nth: u64, ops: &'static [FsOp], errno: i32) {
+        self.calls.store(0, Ordering::SeqCst);
+        if let Ok(mut plan) = self.plan.lock() {
+            *plan = Some(FaultPlan { nth, ops, errno });
+        }
+        if let Ok(mut log) = self.log.lock() {
+            log.clear();
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut plan) = self.plan.lock() {
+            *plan = None;
+        }
+    }
+
+    /// The calls seen since the last `fail_nth`, in order.
+    pub fn log(&self) -> Vec<FsOp> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn check(&self, op: FsOp) -> io::Result<()> {
+        if let Ok(mut log) = self.log.lock() {
+            log.push(op);
+        }
+        let plan = self.plan.lock().ok().and_then(|p| *p);
+        if let Some(plan) = plan {
+            if plan.ops.contains(&op) {
+                let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+                if n == plan.nth {
+                    return Err(io::Error::from_raw_os_error(plan.errno));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Fs for FaultFs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.check(FsOp::Read)?;
+        self.inner.read(path)
+    }
+    fn create_exclusive(&self, path: &Path) -> io::Result<File> {
+        self.check(FsOp::Open)?;
+        self.inner.create_exclusive(path)
+    }
+    fn write_all(&self, file: &mut File, data: &[u8]) -> io::Result<()> {
+        self.check(FsOp::Write)?;
+        self.inner.write_all(file, data)
+    }
+    fn sync_file(&self, file: &File) -> io::Result<()> {
+        self.check(FsOp::Fsync)?;
+        self.inner.sync_file(file)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.check(FsOp::Rename)?;
+        self.inner.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.check(FsOp::Remove)?;
+        self.inner.remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.check(FsOp::DirFsync)?;
+        self.inner.sync_dir(dir)
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.check(FsOp::Mkdir)?;
+        self.inner.create_dir_all(dir)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        self.check(FsOp::List)?;
+        self.inner.list_dir(dir)
+    }
+}

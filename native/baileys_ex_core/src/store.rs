@@ -1,0 +1,405 @@
+//! What each call does, in the originals' order (spec section 3), on bytes:
+//! the NIF encodes and decodes terms, this module owns the directory.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::atomic::{self, DirSync};
+use crate::directory::{self, Directory, ManifestCache};
+use crate::error::{Error, MetadataError, Result};
+use crate::fs::Fs;
+use crate::layout::{merge_indexes, BackendKind, BackendSpec, KeyIndex};
+use crate::manifest::{self, AtomTable, Manifest};
+
+/// One backend's view of the filesystem.
+pub struct Store<'a> {
+    pub spec: &'static BackendSpec,
+    pub fs: &'a dyn Fs,
+    pub atoms: &'a dyn AtomTable,
+}
+
+/// The directory a call works on: the caller's context, else the configured
+/// default, else `<cwd>/<backend default>`.
+pub fn resolve_dir(
+    spec: &BackendSpec,
+    context: Option<&Path>,
+    configured: Option<&Path>,
+) -> io::Result<PathBuf> {
+    let dir = match (context, configured) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(dir)) => dir.to_path_buf(),
+        (None, None) => PathBuf::from(spec.default_dir),
+    };
+    if dir.as_os_str().is_empty() {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    directory::absolute(&dir)
+}
+
+impl<'a> Store<'a> {
+    fn open(&self, dir: &Path) -> Arc<Directory> {
+        directory::open(self.fs, self.spec, dir)
+    }
+
+    /// Reads the manifest and checks it, creating the directory when there is
+    /// no manifest yet (a successful read proves the directory exists).
+    fn check_manifest(&self, dir: &Directory, cache: &mut ManifestCache) -> Result<()> {
+        match self.fs.read(&dir.manifest_path) {
+            Ok(bytes) => {
+                if cache.valid && cache.bytes.as_deref() == Some(bytes.as_slice()) {
+                    return Ok(());
+                }
+                cache.valid = false;
+                let decoded = self.decode_manifest(&bytes).map_err(Error::Metadata)?;
+                cache.canonical = decoded
+                    .as_ref()
+                    .is_some_and(|m| self.encode_manifest(m).as_slice() == bytes.as_slice());
+                cache.manifest = decoded;
+                cache.bytes = Some(bytes);
+                cache.valid = true;
+                Ok(())
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                self.fs.create_dir_all(&dir.path)?;
+                cache.bytes = None;
+                cache.manifest = None;
+                cache.canonical = false;
+                cache.valid = true;
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn decode_manifest(
+        &self,
+        bytes: &[u8],
+    ) -> std::result::Result<Option<Manifest>, MetadataError> {
+        match self.spec.kind {
+            BackendKind::Etf => manifest::decode_etf(bytes, self.spec.backend_id, self.atoms),
+            BackendKind::Json => manifest::decode_json(bytes, self.spec.backend_id),
+        }
+    }
+
+    fn encode_manifest(&self, manifest: &Manifest) -> Vec<u8> {
+        match self.spec.kind {
+            BackendKind::Etf => manifest.encode_etf(self.spec.backend_id),
+            BackendKind::Json => manifest.encode_json(self.spec.backend_id),
+        }
+    }
+
+    fn validate(&self, dir: &Directory) -> Result<()> {
+        let mut cache = dir.lock_manifest();
+        self.check_manifest(dir, &mut cache)
+    }
+
+    /// Re-reads the manifest under its lock, applies `update`, and writes it
+    /// back only when the bytes on disk would change. Either way the
+    /// directory is fsynced before returning, which also makes the data
+    /// file's rename durable.
+    fn update_manifest(
+        &self,
+        dir: &Directory,
+        data_renamed: bool,
+        update: impl FnOnce(&mut Manifest, bool) -> Option<bool>,
+    ) -> Result<()> {
+        let mut cache = dir.lock_manifest();
+        self.check_manifest(dir, &mut cache)?;
+        let existed = cache.manifest.is_some();
+        let mut manifest = cache.manifest.clone().unwrap_or_default();
+        let write = match update(&mut manifest, existed) {
+            None => false,
+            Some(changed) => changed || !existed || !cache.canonical,
+        };
+        if write {
+            let bytes = self.encode_manifest(&manifest);
+            // Mark the cache stale first: if the write fails part-way we must
+            // not trust what we believe is on disk.
+            cache.valid = false;
+            atomic::atomic_write(self.fs, &dir.manifest_path, &bytes, true, DirSync::Now)?;
+            cache.bytes = Some(bytes);
+            cache.manifest = Some(manifest);
+            cache.canonical = true;
+            cache.valid = true;
+        } else if data_renamed {
+            self.fs.sync_dir(&dir.path)?;
+        }
+        Ok(())
+    }
+
+    /// The bytes of a data file, or `None` when it does not exist.
+    pub fn load_file(&self, dir: &Path, name: &[u8]) -> Result<Option<Vec<u8>>> {
+        let dir = self.open(dir);
+        self.validate(&dir)?;
+        match self.fs.read(&dir.file_path(name)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub fn load_key(&self, dir: &Path, key_type: &str, id: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.load_file(dir, &self.spec.key_file_name(key_type, id))
+    }
+
+    pub fn load_credentials(&self, dir: &Path) -> Result<Option<Vec<u8>>> {
+        self.load_file(dir, self.spec.creds_file.as_bytes())
+    }
+
+    fn write_data(&self, dir: &Directory, name: &[u8], data: &[u8]) -> Result<()> {
+        let _held = dir.files.lock(name);
+        atomic::atomic_write(
+            self.fs,
+            &dir.file_path(name),
+            data,
+            self.spec.sync_data,
+            DirSync::Deferred,
+        )?;
+        Ok(())
+    }
+
+    pub fn save_key(&self, dir: &Path, key_type: &str, id: &[u8], data: &[u8]) -> Result<()> {
+        let dir = self.open(dir);
+        self.validate(&dir)?;
+        self.write_data(&dir, &self.spec.key_file_name(key_type, id), data)?;
+        self.update_manifest(&dir, true, |m, _| Some(m.insert(key_type, id)))
+    }
+
+    pub fn save_credentials(&self, dir: &Path, data: &[u8]) -> Result<()> {
+        let dir = self.open(dir);
+        self.validate(&dir)?;
+        self.write_data(&dir, self.spec.creds_file.as_bytes(), data)?;
+        self.update_manifest(&dir, true, |_, _| Some(false))
+    }
+
+    pub fn delete_key(&self, dir: &Path, key_type: &str, id: &[u8]) -> Result<()> {
+        let dir = self.open(dir);
+        self.validate(&dir)?;
+        let name = self.spec.key_file_name(key_type, id);
+        let removed = {
+            let _held = dir.files.lock(&name);
+            match self.fs.remove_file(&dir.file_path(&name)) {
+                Ok(()) => true,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => false,
+                Err(err) => return Err(err.into()),
+            }
+        };
+        // No manifest means nothing to drop, as in the original.
+        self.update_manifest(&dir, removed, |m, existed| {
+            existed.then(|| m.remove(key_type, id))
+        })
+    }
+
+    /// The manifest's index merged with a scan of the directory (spec 4).
+    pub fn list_keys(&self, dir: &Path) -> Result<KeyIndex> {
+        let dir = self.open(dir);
+        let indexed = {
+            let mut cache = dir.lock_manifest();
+            self.check_manifest(&dir, &mut cache)?;
+            cache
+                .manifest
+                .as_ref()
+                .map(|m| m.key_index.clone())
+                .unwrap_or_default()
+        };
+        let entries = self.fs.list_dir(&dir.path)?;
+        let scanned = self
+            .spec
+            .scan_entries(entries.iter().map(|e| e.name.as_slice()));
+        Ok(merge_indexes(indexed, scanned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::{FaultFs, FsOp, RealFs};
+    use crate::layout::ETF;
+    use crate::manifest::AnyAtom;
+
+    fn store(fs: &dyn Fs) -> Store<'_> {
+        Store {
+            spec: &ETF,
+            fs,
+            atoms: &AnyAtom,
+        }
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn manifest_of(dir: &Path) -> Manifest {
+        let bytes = std::fs::read(dir.join(ETF.manifest_file)).unwrap();
+        manifest::decode_etf(&bytes, ETF.backend_id, &AnyAtom)
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn save_load_delete_roundtrip_with_manifest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("auth");
+        let s = store(&RealFs);
+        assert_eq!(s.load_key(&dir, "session", b"1.0").unwrap(), None);
+        assert!(dir.is_dir(), "the first call creates the directory");
+        s.save_key(&dir, "session", b"1.0", b"data").unwrap();
+        assert_eq!(
+            s.load_key(&dir, "session", b"1.0").unwrap().unwrap(),
+            b"data"
+        );
+        assert!(manifest_of(&dir).contains("session", b"1.0"));
+        s.delete_key(&dir, "session", b"1.0").unwrap();
+        assert_eq!(s.load_key(&dir, "session", b"1.0").unwrap(), None);
+        assert!(!manifest_of(&dir).contains("session", b"1.0"));
+        assert_eq!(names(&dir), [".baileys_ex_native_file_persistence.etf"]);
+    }
+
+    #[test]
+    fn an_unchanged_manifest_is_not_rewritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let fs = FaultFs::new();
+        let s = store(&fs);
+        s.save_key(&dir, "pre-key", b"1", b"a").unwrap();
+        fs.fail_nth(u64::MAX, &[], 0);
+        s.save_key(&dir, "pre-key", b"1", b"b").unwrap();
+        let renames = fs.log().iter().filter(|op| **op == FsOp::Rename).count();
+        assert_eq!(renames, 1, "only the data file is replaced: {:?}", fs.log());
+        assert_eq!(
+            fs.log().iter().filter(|op| **op == FsOp::DirFsync).count(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_external_manifest_change_is_seen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let s = store(&RealFs);
+        s.save_key(&dir, "pre-key", b"1", b"a").unwrap();
+        // Another writer replaces the manifest behind our back.
+        let mut other = Manifest::default();
+        other.insert("session", b"elsewhere");
+        std::fs::write(
+            dir.join(ETF.manifest_file),
+            other.encode_etf(ETF.backend_id),
+        )
+        .unwrap();
+        s.save_key(&dir, "pre-key", b"2", b"b").unwrap();
+        let m = manifest_of(&dir);
+        assert!(m.contains("session", b"elsewhere"));
+        assert!(m.contains("pre-key", b"2"));
+        assert!(!m.contains("pre-key", b"1"));
+        std::fs::write(dir.join(ETF.manifest_file), b"junk").unwrap();
+        assert!(matches!(
+            s.load_key(&dir, "pre-key", b"2"),
+            Err(Error::Metadata(MetadataError::InvalidEtf(_)))
+        ));
+    }
+
+    #[test]
+    fn a_bad_manifest_stops_a_save_before_anything_is_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut other = Manifest::default();
+        other.insert("session", b"x");
+        std::fs::write(
+            dir.join(ETF.manifest_file),
+            other.encode_etf("file_persistence"),
+        )
+        .unwrap();
+        let err = store(&RealFs)
+            .save_key(&dir, "session", b"y", b"v")
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Metadata(MetadataError::UnexpectedBackend(_))
+        ));
+        assert_eq!(names(&dir), [".baileys_ex_native_file_persistence.etf"]);
+    }
+
+    #[test]
+    fn deleting_an_unindexed_known_type_leaves_an_empty_list() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let s = store(&RealFs);
+        s.delete_key(&dir, "tctoken", b"x").unwrap();
+        assert!(
+            !dir.join(ETF.manifest_file).exists(),
+            "no manifest, nothing to drop"
+        );
+        s.save_credentials(&dir, b"creds").unwrap();
+        s.delete_key(&dir, "tctoken", b"x").unwrap();
+        assert!(manifest_of(&dir).key_index["tctoken"].is_empty());
+    }
+
+    #[test]
+    fn every_injected_fault_keeps_the_committed_value() {
+        let ops: &'static [FsOp] = &[
+            FsOp::Open,
+            FsOp::Write,
+            FsOp::Fsync,
+            FsOp::Rename,
+            FsOp::DirFsync,
+            FsOp::Remove,
+        ];
+        for errno in [libc::EIO, libc::ENOSPC, libc::EACCES, libc::EROFS] {
+            for nth in 1..=8 {
+                let tmp = tempfile::tempdir().unwrap();
+                let dir = tmp.path().to_path_buf();
+                let fs = FaultFs::new();
+                let s = store(&fs);
+                s.save_key(&dir, "session", b"1", b"old").unwrap();
+                fs.fail_nth(nth, ops, errno);
+                let result = s.save_key(&dir, "session", b"1", b"new");
+                fs.clear();
+                let now = s.load_key(&dir, "session", b"1").unwrap().unwrap();
+                match result {
+                    Ok(()) => assert_eq!(now, b"new"),
+                    Err(err) => {
+                        assert!(now == b"old" || now == b"new");
+                        assert!(err.posix_name().is_some());
+                    }
+                }
+                assert!(names(&dir).iter().all(|n| !n.contains(".tmp-")));
+            }
+        }
+    }
+
+    #[test]
+    fn list_merges_manifest_and_scan() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let s = store(&RealFs);
+        s.save_key(&dir, "device-list", b"alice/device:0", b"x")
+            .unwrap();
+        s.save_key(&dir, "unknown-type", b"1", b"x").unwrap();
+        let index = s.list_keys(&dir).unwrap();
+        let ids: Vec<&[u8]> = index["device-list"].iter().map(|i| i.as_slice()).collect();
+        assert_eq!(
+            ids,
+            [b"alice/device-0".as_slice(), b"alice/device:0".as_slice()]
+        );
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn resolve_dir_prefers_context_then_config_then_default() {
+        let ctx = resolve_dir(&ETF, Some(Path::new("/a/./b/")), Some(Path::new("/c"))).unwrap();
+        assert_eq!(ctx, Path::new("/a/b"));
+        let cfg = resolve_dir(&ETF, None, Some(Path::new("/c"))).unwrap();
+        assert_eq!(cfg, Path::new("/c"));
+        let default = resolve_dir(&ETF, None, None).unwrap();
+        assert_eq!(
+            default,
+            std::env::current_dir().unwrap().join(ETF.default_dir)
+        );
+    }
+}
