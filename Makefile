@@ -1,0 +1,55 @@
+# Two commands set everything up on a fresh Debian machine with Rust:
+#   make demo   writes and reloads an auth directory through the NIF
+#   make test   runs every test (cargo and ExUnit)
+
+SHELL := /bin/bash
+# File names in auth directories are UTF-8; the VM must not fall back to latin1.
+export LANG := C.UTF-8
+export LC_ALL := C.UTF-8
+export ELIXIR_ERL_OPTIONS := +fnu
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps test test-rust test-elixir demo lint format clean
+
+all: test
+
+# Elixir and Erlang/OTP come from Debian; hex is never needed.
+deps:
+	@if ! command -v mix >/dev/null 2>&1; then \
+	  echo "==> installing Elixir and Erlang/OTP from Debian"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq elixir erlang-dev >/dev/null; \
+	fi
+	@command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (cargo >= 1.91)"; exit 1; }
+
+test: deps test-rust test-elixir
+
+test-rust:
+	cargo test --workspace --locked
+
+test-elixir: deps
+	MIX_ENV=test mix compile --warnings-as-errors
+	MIX_ENV=test mix test
+
+demo: deps
+	mix compile
+	@dir=$$(mktemp -d) && \
+	  mix run demo/write.exs "$$dir/auth" && \
+	  echo "==> reloading in a fresh VM" && \
+	  mix run demo/read.exs "$$dir/auth" && \
+	  rm -rf "$$dir"
+
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	mix format --check-formatted
+	MIX_ENV=test mix compile --warnings-as-errors --force
+
+format:
+	cargo fmt --all
+	mix format
+
+clean:
+	cargo clean
+	rm -rf _build priv/native
