@@ -20,7 +20,10 @@ use crate::locks::LockTable;
 use crate::manifest::Manifest;
 
 static PROCESS_START: OnceLock<SystemTime> = OnceLock::new();
-static REGISTRY: OnceLock<Mutex<HashMap<(BackendKind, PathBuf), Arc<Directory>>>> = OnceLock::new();
+/// One `Directory` per backend and path, shared by every call in the process.
+type Registry = Mutex<HashMap<(BackendKind, PathBuf), Arc<Directory>>>;
+
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
 
 /// Records when this process began using the library; temp files older than
 /// that cannot belong to a write still in flight here.
@@ -126,5 +129,54 @@ fn remove_orphan_temp_files(fs: &dyn Fs, dir: &Path) {
     }
     if removed {
         let _ = fs.sync_dir(dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::RealFs;
+    use crate::layout::ETF;
+    use std::time::Duration;
+
+    #[test]
+    fn orphans_older_than_the_process_are_removed_on_first_open() {
+        mark_process_start();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let old = dir.join("creds.etf.tmp-123");
+        let young = dir.join("session-1.etf.tmp-456");
+        let data = dir.join("session-1.etf");
+        for path in [&old, &young, &data] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        let long_ago = process_start() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&data)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        open(&RealFs, &ETF, dir);
+        assert!(
+            !old.exists(),
+            "an orphan from before this process is removed"
+        );
+        assert!(young.exists(), "a temp file that may be in flight stays");
+        assert!(data.exists(), "data files are never touched");
+    }
+
+    #[test]
+    fn one_directory_one_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = open(&RealFs, &ETF, tmp.path());
+        let b = open(&RealFs, &ETF, &absolute(&tmp.path().join(".")).unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
     }
 }

@@ -59,6 +59,39 @@ impl Drop for FileLock<'_> {
     }
 }
 
+/// An exclusive `flock` on the directory itself, held for a manifest
+/// read-modify-write so that writers in other OS processes (another node, a
+/// script) never lose each other's manifest updates. The directory is locked
+/// rather than a lock file so the directory holds exactly the files the
+/// original would write. Where the filesystem has no `flock`, writers in one
+/// OS process are still serialised by the in-process lock.
+pub struct DirLock {
+    _dir: Option<std::fs::File>,
+}
+
+impl DirLock {
+    pub fn acquire(dir: &std::path::Path) -> std::io::Result<DirLock> {
+        use std::os::fd::AsRawFd;
+        let handle = std::fs::File::open(dir)?;
+        loop {
+            // SAFETY: flock on a descriptor we own; it is released when the
+            // descriptor is closed on drop.
+            let rc = unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                return Ok(DirLock { _dir: Some(handle) });
+            }
+            let err = std::io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ENOLCK) | Some(libc::ENOTSUP) | Some(libc::EINVAL) => {
+                    return Ok(DirLock { _dir: None })
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +122,20 @@ mod tests {
         }
         assert_eq!(max_inside.load(Ordering::SeqCst), 1);
         assert!(table.is_empty());
+    }
+
+    #[test]
+    fn a_directory_lock_excludes_a_second_holder() {
+        use std::os::fd::AsRawFd;
+        let tmp = tempfile::tempdir().unwrap();
+        let held = DirLock::acquire(tmp.path()).unwrap();
+        let other = std::fs::File::open(tmp.path()).unwrap();
+        // SAFETY: a non-blocking flock attempt on our own descriptor.
+        let rc = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(rc, -1, "the directory is locked");
+        drop(held);
+        let rc = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(rc, 0, "and free again once the holder lets go");
     }
 
     #[test]

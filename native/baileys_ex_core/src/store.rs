@@ -10,6 +10,7 @@ use crate::directory::{self, Directory, ManifestCache};
 use crate::error::{Error, MetadataError, Result};
 use crate::fs::Fs;
 use crate::layout::{merge_indexes, BackendKind, BackendSpec, KeyIndex};
+use crate::locks::DirLock;
 use crate::manifest::{self, AtomTable, Manifest};
 
 /// One backend's view of the filesystem.
@@ -105,6 +106,7 @@ impl<'a> Store<'a> {
         update: impl FnOnce(&mut Manifest, bool) -> Option<bool>,
     ) -> Result<()> {
         let mut cache = dir.lock_manifest();
+        let _os_lock = DirLock::acquire(&dir.path)?;
         self.check_manifest(dir, &mut cache)?;
         let existed = cache.manifest.is_some();
         let mut manifest = cache.manifest.clone().unwrap_or_default();
@@ -388,6 +390,25 @@ mod tests {
             [b"alice/device-0".as_slice(), b"alice/device:0".as_slice()]
         );
         assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn concurrent_saves_of_distinct_keys_all_reach_the_manifest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::thread::scope(|scope| {
+            for t in 0..16 {
+                let dir = dir.clone();
+                scope.spawn(move || {
+                    let s = store(&RealFs);
+                    for i in 0..20 {
+                        let id = format!("{t}-{i}");
+                        s.save_key(&dir, "pre-key", id.as_bytes(), b"v").unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(manifest_of(&dir).key_index["pre-key"].len(), 16 * 20);
     }
 
     #[test]
