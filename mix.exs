@@ -24,6 +24,7 @@ defmodule BaileysExNifPersistence.MixProject do
 
   # Stand-ins for BaileysEx structs and the pure-Elixir baselines are for tests,
   # the demo and the benchmark only; they never ship.
-  defp elixirc_paths(env) when env in [:test, :dev, :bench], do: ["lib", "test/support"]
+  defp elixirc_paths(:bench), do: ["lib", "test/support", "bench/lib"]
+  defp elixirc_paths(env) when env in [:test, :dev], do: ["lib", "test/support"]
   defp elixirc_paths(_env), do: ["lib"]
 end
