@@ -6,16 +6,18 @@ use rustler::{Env, Term};
 use crate::codec::Slot;
 use crate::error::argument_error;
 
-pub fn encode<'a>(env: Env<'a>, _slot: Slot, _term: Term<'a>) -> Result<Vec<u8>, Term<'a>> {
-    Err(argument_error(
-        env,
-        "the JSON backend is not available in this build",
-    ))
+fn unavailable(slot: Slot) -> String {
+    let what = match slot {
+        Slot::Credentials => "credentials",
+        Slot::Key(key_type) => key_type,
+    };
+    format!("the JSON backend cannot encode {what} in this build")
 }
 
-pub fn decode<'a>(env: Env<'a>, _slot: Slot, _bytes: &[u8]) -> Result<Term<'a>, Term<'a>> {
-    Err(argument_error(
-        env,
-        "the JSON backend is not available in this build",
-    ))
+pub fn encode<'a>(env: Env<'a>, slot: Slot, _term: Term<'a>) -> Result<Vec<u8>, Term<'a>> {
+    Err(argument_error(env, &unavailable(slot)))
+}
+
+pub fn decode<'a>(env: Env<'a>, slot: Slot, _bytes: &[u8]) -> Result<Term<'a>, Term<'a>> {
+    Err(argument_error(env, &unavailable(slot)))
 }

@@ -5,14 +5,9 @@
 //! decoder bounds nesting, so a term nested 100,000 deep is an error here,
 //! never a deep recursion on a dirty scheduler's small stack.
 
-use baileys_ex_core::etf::{self, EtfError};
+use baileys_ex_core::etf;
 use baileys_ex_core::value::Value;
 use rustler::{Env, Term};
-
-pub fn term_to_value(term: Term) -> Result<Value, EtfError> {
-    let bytes = term.to_binary();
-    etf::decode_value(bytes.as_slice())
-}
 
 /// `None` when the value names an atom that does not exist, or cannot be a term.
 pub fn value_to_term<'a>(env: Env<'a>, value: &Value) -> Option<Term<'a>> {
