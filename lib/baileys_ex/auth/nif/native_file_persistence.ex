@@ -94,7 +94,8 @@ defmodule BaileysEx.Auth.NIF.NativeFilePersistence do
   Lists persisted key ids by type: the manifest's index merged with a scan of
   the directory, exactly as the original lists them.
   """
-  @spec list_persisted_keys(context()) :: {:ok, %{optional(atom()) => [String.t()]}} | {:error, term()}
+  @spec list_persisted_keys(context()) ::
+          {:ok, %{optional(atom()) => [String.t()]}} | {:error, term()}
   def list_persisted_keys(context), do: Common.list_keys(@backend, context, default())
 
   defp default, do: Common.configured_path(__MODULE__)
