@@ -1,7 +1,6 @@
 //! Turns core errors into the `{:error, reason}` terms the originals return.
 
 use baileys_ex_core::error::{Error, MetadataError};
-use baileys_ex_core::json::JsonError;
 use baileys_ex_core::layout::BackendKind;
 use rustler::types::atom::Atom;
 use rustler::{Encoder, Env, Term};
@@ -48,7 +47,7 @@ pub fn encode_error<'a>(env: Env<'a>, kind: BackendKind, err: &Error) -> Term<'a
     let reason = match err {
         Error::Io(io) => existing_atom(env, baileys_ex_core::error::posix_name(io)),
         Error::Metadata(meta) => metadata_reason(env, kind, meta),
-        Error::Json(json) => json_reason(env, json),
+        Error::Json(json) => crate::json_codec::json_reason(env, json),
     };
     error_tuple(env, reason)
 }
@@ -77,15 +76,6 @@ fn metadata_reason<'a>(env: Env<'a>, kind: BackendKind, err: &MetadataError) -> 
             let detail = value_to_term(env, value).unwrap_or_else(|| atoms::nil().encode(env));
             (atoms::invalid_persistence_metadata(), module, detail).encode(env)
         }
-    }
-}
-
-fn json_reason<'a>(env: Env<'a>, err: &JsonError) -> Term<'a> {
-    match err {
-        JsonError::InvalidAdditionalData(message) => {
-            (atoms::invalid_additional_data(), message.as_str()).encode(env)
-        }
-        other => argument_error(env, &other.to_string()),
     }
 }
 

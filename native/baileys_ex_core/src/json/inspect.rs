@@ -77,8 +77,7 @@ pub fn elixir_float(f: f64) -> String {
 
 fn is_alias_segment(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some('A'..='Z'))
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(chars.next(), Some('A'..='Z')) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn is_plain_atom(name: &str) -> bool {
@@ -168,11 +167,7 @@ fn write_binary(out: &mut String, bytes: &[u8]) {
     out.push_str(">>");
 }
 
-fn write_items<'a>(
-    out: &mut String,
-    items: impl Iterator<Item = &'a Value>,
-    depth: usize,
-) {
+fn write_items<'a>(out: &mut String, items: impl Iterator<Item = &'a Value>, depth: usize) {
     for (i, item) in items.enumerate() {
         if i > 0 {
             out.push_str(", ");
@@ -257,7 +252,7 @@ fn write_map(out: &mut String, entries: &[(Value, Value)], depth: usize) {
     sorted.sort_by(|a, b| term_cmp(&a.0, &b.0, 0));
     match module {
         Some(m) => {
-            out.push_str("%");
+            out.push('%');
             out.push_str(inspect_atom(m).trim_start_matches(':'));
             out.push('{');
         }
@@ -348,8 +343,12 @@ pub fn term_cmp(a: &Value, b: &Value, depth: usize) -> Ordering {
     match (a, b) {
         (Value::Atom(x), Value::Atom(y)) => x.cmp(y),
         (Value::Binary(x), Value::Binary(y)) => x.cmp(y),
-        (Value::Tuple(x), Value::Tuple(y)) => x.len().cmp(&y.len()).then_with(|| seq_cmp(x, y, depth)),
-        (Value::List(x), Value::List(y)) => seq_cmp(x, y, depth).then_with(|| x.len().cmp(&y.len())),
+        (Value::Tuple(x), Value::Tuple(y)) => {
+            x.len().cmp(&y.len()).then_with(|| seq_cmp(x, y, depth))
+        }
+        (Value::List(x), Value::List(y)) => {
+            seq_cmp(x, y, depth).then_with(|| x.len().cmp(&y.len()))
+        }
         (Value::Map(x), Value::Map(y)) => x.len().cmp(&y.len()),
         _ if type_rank(a) == 0 => number_cmp(a, b),
         _ => Ordering::Equal,
@@ -389,7 +388,10 @@ mod tests {
             (Value::binary(&b"data"[..]), Value::nil()),
         ]);
         assert_eq!(inspect(&map), "%{\"data\" => nil, \"type\" => \"Buffer\"}");
-        let kw = Value::Map(vec![(Value::atom("b"), Value::Integer(1)), (Value::atom("a"), Value::Integer(2))]);
+        let kw = Value::Map(vec![
+            (Value::atom("b"), Value::Integer(1)),
+            (Value::atom("a"), Value::Integer(2)),
+        ]);
         assert_eq!(inspect(&kw), "%{a: 2, b: 1}");
     }
 

@@ -85,7 +85,10 @@ impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SyntaxError::UnexpectedEnd { offset } => {
-                write!(f, "unexpected end of JSON binary at position (byte offset) {offset}")
+                write!(
+                    f,
+                    "unexpected end of JSON binary at position (byte offset) {offset}"
+                )
             }
             SyntaxError::InvalidByte { offset, byte } => {
                 write!(f, "invalid byte {byte} at position (byte offset) {offset}")
@@ -112,7 +115,28 @@ pub fn parse(bytes: &[u8]) -> Result<Json, JsonError> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(JsonError::TooLarge);
     }
-    Parser { bytes, pos: 0 }.document()
+    let mut stack = Vec::new();
+    let result = Parser { bytes, pos: 0 }.document(&mut stack);
+    for frame in stack {
+        match frame {
+            Frame::Array(items) => items.into_iter().for_each(dispose),
+            Frame::Object { entries, .. } => entries.into_iter().for_each(|(_, v)| dispose(v)),
+        }
+    }
+    result
+}
+
+/// Tears a document down without recursion (the compiler's drop recurses
+/// once per nesting level).
+pub fn dispose(doc: Json) {
+    let mut stack = vec![doc];
+    while let Some(node) = stack.pop() {
+        match node {
+            Json::Array(items) => stack.extend(items),
+            Json::Object(entries) => stack.extend(entries.into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
 }
 
 struct Parser<'a> {
@@ -151,8 +175,7 @@ impl Parser<'_> {
         }
     }
 
-    fn document(mut self) -> Result<Json, JsonError> {
-        let mut stack: Vec<Frame> = Vec::new();
+    fn document(mut self, stack: &mut Vec<Frame>) -> Result<Json, JsonError> {
         self.skip_ws();
         // `value` holds a finished value that still has to be attached to the
         // innermost open container (or returned, when none is open).
@@ -199,9 +222,15 @@ impl Parser<'_> {
             // Attach finished values and close containers as far as possible.
             loop {
                 let Some(top) = stack.last_mut() else {
+                    let value_end = self.pos;
                     self.skip_ws();
                     if self.pos != self.bytes.len() {
-                        return Err(self.invalid_here());
+                        // Reported at the first byte after the value, even
+                        // when that is whitespace.
+                        return Err(syntax(SyntaxError::InvalidByte {
+                            offset: value_end,
+                            byte: self.bytes[value_end],
+                        }));
                     }
                     return Ok(value);
                 };
@@ -224,7 +253,8 @@ impl Parser<'_> {
                         *key = Some(self.key()?);
                         continue 'outer;
                     }
-                    (Some(b']'), Some(Frame::Array(_))) | (Some(b'}'), Some(Frame::Object { .. })) => {
+                    (Some(b']'), Some(Frame::Array(_)))
+                    | (Some(b'}'), Some(Frame::Object { .. })) => {
                         self.pos += 1;
                         value = match stack.pop() {
                             Some(Frame::Array(items)) => Json::Array(items),
@@ -253,14 +283,20 @@ impl Parser<'_> {
     }
 
     fn literal(&mut self, word: &[u8], value: Json) -> Result<Json, JsonError> {
-        for &expected in word {
-            match self.peek() {
-                None => return Err(self.end()),
-                Some(b) if b == expected => self.pos += 1,
-                Some(_) => return Err(self.invalid_here()),
-            }
+        let start = self.pos;
+        if self.bytes[start..].starts_with(word) {
+            self.pos += word.len();
+            return Ok(value);
         }
-        Ok(value)
+        // The VM's reader judges a broken literal by its length alone: too
+        // short is an unexpected end, else the byte after the first letter.
+        if self.bytes.len() <= start + word.len() {
+            return Err(self.end());
+        }
+        Err(syntax(SyntaxError::InvalidByte {
+            offset: start + 1,
+            byte: self.bytes[start + 1],
+        }))
     }
 
     fn scalar(&mut self) -> Result<Json, JsonError> {
@@ -295,33 +331,46 @@ impl Parser<'_> {
             Some(b'1'..=b'9') => self.digits()?,
             _ => return Err(self.invalid_here()),
         }
-        let mut float = false;
+        let int_end = self.pos;
+        let mut fraction = false;
+        let mut exponent_at = None;
         if self.peek() == Some(b'.') {
             self.pos += 1;
             self.digits()?;
-            float = true;
+            fraction = true;
         }
         if let Some(b'e' | b'E') = self.peek() {
             self.pos += 1;
+            exponent_at = Some(self.pos);
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
             }
             self.digits()?;
-            float = true;
         }
         // The slice holds only ASCII digits, signs, '.', 'e' and 'E'.
         let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or("0");
-        if float {
-            match text.parse::<f64>() {
-                Ok(f) if f.is_finite() => Ok(Json::Float(f)),
-                // The VM's float conversion raises on overflow.
-                _ => Err(JsonError::Argument(
-                    "errors were found at the given arguments:\n\n  * 1st argument: not a textual representation of a float\n"
-                        .to_owned(),
-                )),
+        if !fraction && exponent_at.is_none() {
+            return Ok(integer_from_digits(text));
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Json::Float(f)),
+            // The VM's float conversion fails on overflow; its reader reports
+            // the text it tried, with ".0" added when there was no fraction.
+            _ => {
+                let token = match (fraction, exponent_at) {
+                    (false, Some(at)) => {
+                        let mut t = self.bytes[start..int_end].to_vec();
+                        t.extend_from_slice(b".0e");
+                        t.extend_from_slice(&self.bytes[at..self.pos]);
+                        t
+                    }
+                    _ => self.bytes[start..self.pos].to_vec(),
+                };
+                Err(syntax(SyntaxError::UnexpectedSequence {
+                    offset: start,
+                    bytes: token,
+                }))
             }
-        } else {
-            Ok(integer_from_digits(text))
         }
     }
 
@@ -348,18 +397,18 @@ impl Parser<'_> {
             }
             let run = &self.bytes[run_start..self.pos];
             if let Err(e) = std::str::from_utf8(run) {
-                let offset = run_start + e.valid_up_to();
-                return match e.error_len() {
-                    Some(_) => Err(syntax(SyntaxError::InvalidByte {
-                        offset,
-                        byte: self.bytes[offset],
-                    })),
-                    // A sequence cut short by a quote, backslash or control
-                    // byte: the byte after the valid prefix is the bad one.
-                    None => Err(syntax(SyntaxError::InvalidByte {
-                        offset,
-                        byte: self.bytes[offset],
-                    })),
+                let lead = run_start + e.valid_up_to();
+                // The VM names the first byte that cannot continue the
+                // sequence: the lead itself if it can never start one.
+                let offset = match (self.bytes[lead], e.error_len()) {
+                    (0x80..=0xC1 | 0xF5..=0xFF, _) => lead,
+                    (_, Some(n)) => lead + n,
+                    // Cut short by a quote, backslash or control byte.
+                    (_, None) => self.pos,
+                };
+                return match self.bytes.get(offset) {
+                    Some(&byte) => Err(syntax(SyntaxError::InvalidByte { offset, byte })),
+                    None => Err(self.end()),
                 };
             }
             out.extend_from_slice(run);
@@ -418,17 +467,23 @@ impl Parser<'_> {
         self.pos += 4;
         let code = match first {
             0xD800..=0xDBFF => {
-                let low = if self.bytes.get(self.pos..self.pos + 2) == Some(b"\\u") {
-                    self.hex4(self.pos + 2)
-                } else {
-                    None
-                };
-                match low {
+                // Without a whole second escape the byte after the first is
+                // refused (or the input ended too soon).
+                if self.pos + 6 > self.bytes.len() {
+                    return Err(self.end());
+                }
+                if &self.bytes[self.pos..self.pos + 2] != b"\\u" {
+                    return Err(syntax(SyntaxError::InvalidByte {
+                        offset: self.pos,
+                        byte: self.bytes[self.pos],
+                    }));
+                }
+                match self.hex4(self.pos + 2) {
                     Some(low @ 0xDC00..=0xDFFF) => {
                         self.pos += 6;
                         0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    _ => return Err(bad_sequence(self, 6)),
+                    _ => return Err(bad_sequence(self, 12)),
                 }
             }
             0xDC00..=0xDFFF => return Err(bad_sequence(self, 6)),
@@ -612,8 +667,12 @@ mod tests {
             JsonError::Syntax(SyntaxError::InvalidByte { offset: 1, .. })
         ));
         assert!(matches!(
-            err("\"\\ud800\""),
+            err("\"\\udc00\""),
             JsonError::Syntax(SyntaxError::UnexpectedSequence { offset: 1, .. })
+        ));
+        assert!(matches!(
+            err("\"\\ud800\""),
+            JsonError::Syntax(SyntaxError::UnexpectedEnd { .. })
         ));
         assert!(matches!(
             parse(b"\"\xff\"").unwrap_err(),
@@ -623,9 +682,36 @@ mod tests {
             })
         ));
         assert!(matches!(err("\"a\nb\""), JsonError::Syntax(_)));
-        assert!(matches!(err("1e999"), JsonError::Argument(_)));
+        assert!(matches!(
+            err("1e999"),
+            JsonError::Syntax(SyntaxError::UnexpectedSequence { offset: 0, bytes }) if bytes == b"1.0e999"
+        ));
+        assert!(matches!(
+            err("[1] x"),
+            JsonError::Syntax(SyntaxError::InvalidByte {
+                offset: 3,
+                byte: b' '
+            })
+        ));
+        assert!(matches!(
+            parse(b"\"\xc3A\"").unwrap_err(),
+            JsonError::Syntax(SyntaxError::InvalidByte {
+                offset: 2,
+                byte: b'A'
+            })
+        ));
+        assert!(matches!(
+            err("\"\\ud800\\u0041\""),
+            JsonError::Syntax(SyntaxError::UnexpectedSequence { offset: 1, bytes }) if bytes.len() == 12
+        ));
+        assert!(matches!(
+            err("nulxx"),
+            JsonError::Syntax(SyntaxError::InvalidByte {
+                offset: 1,
+                byte: b'u'
+            })
+        ));
         assert!(matches!(err("nul"), JsonError::Syntax(_)));
-        assert!(matches!(err("[1] x"), JsonError::Syntax(_)));
     }
 
     #[test]

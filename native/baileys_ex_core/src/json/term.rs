@@ -1,10 +1,10 @@
 //! Walkers shared by the codecs: an iterative tree fold, plain JSON -> term
-//! conversion, the VM's generic `JSON.encode!` rules, and helpers on `Value`.
+//! conversion, the VM's generic `JSON.encode!` rules, and small accessors on `Value`.
 
 use std::collections::HashMap;
 
-use super::inspect::{elixir_float, inspect, inspect_atom};
-use super::limits::{MAX_JSON_DEPTH, MAX_VALUE_DEPTH};
+use super::inspect::{elixir_float, inspect};
+use super::limits::{MAX_JSON_DEPTH, MAX_OUTPUT_BYTES, MAX_VALUE_DEPTH};
 use super::syntax::{format_float, Json};
 use super::JsonError;
 use crate::value::{OpaqueKind, Value};
@@ -174,11 +174,16 @@ pub fn dispose(value: Value) {
     }
 }
 
-/// Refuses a term nested deeper than `max` containers.
+/// Refuses a term nested deeper than `max` containers, or one whose JSON
+/// form would certainly exceed the output limit (every binary byte takes at
+/// least one byte of output), before any of it is encoded.
 pub fn check_depth(value: &Value, max: usize) -> Result<(), JsonError> {
     let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
+    let mut least_output: usize = 0;
     while let Some((v, depth)) = stack.pop() {
+        least_output = least_output.saturating_add(1);
         match v {
+            Value::Binary(bytes) => least_output = least_output.saturating_add(bytes.len()),
             Value::List(items) | Value::Tuple(items) => {
                 if depth >= max {
                     return Err(JsonError::TooDeep);
@@ -196,15 +201,11 @@ pub fn check_depth(value: &Value, max: usize) -> Result<(), JsonError> {
             }
             _ => {}
         }
+        if least_output > MAX_OUTPUT_BYTES {
+            return Err(JsonError::TooLarge);
+        }
     }
     Ok(())
-}
-
-pub(crate) fn atom_name(value: &Value) -> Option<&str> {
-    match value {
-        Value::Atom(name) => Some(name),
-        _ => None,
-    }
 }
 
 pub(crate) fn is_boolean(value: &Value) -> bool {
@@ -345,7 +346,11 @@ fn canonical(value: &Value, out: &mut Vec<u8>, depth: usize) {
             out.extend_from_slice(b);
         }
         Value::List(items) | Value::Tuple(items) => {
-            out.push(if matches!(value, Value::List(_)) { 6 } else { 7 });
+            out.push(if matches!(value, Value::List(_)) {
+                6
+            } else {
+                7
+            });
             len(out, items.len());
             for item in items {
                 canonical(item, out, depth + 1);
@@ -446,10 +451,12 @@ fn chars_to_string(key: &Value) -> Result<String, JsonError> {
                     Value::List(items) => stack.extend(items.iter().rev()),
                     Value::Integer(cp) => match u32::try_from(*cp).ok().and_then(char::from_u32) {
                         Some(c) => out.push(c),
-                        None => return Err(JsonError::Unsupported(format!(
-                            "cannot convert the given list to a string: {}",
-                            inspect(key)
-                        ))),
+                        None => {
+                            return Err(JsonError::Unsupported(format!(
+                                "cannot convert the given list to a string: {}",
+                                inspect(key)
+                            )))
+                        }
                     },
                     Value::Binary(b) => out.push_str(&utf8_string(b)?),
                     _ => {
@@ -519,12 +526,116 @@ pub fn generic(value: &Value) -> Result<Json, JsonError> {
     )
 }
 
-/// `inspect/1` of an atom value's name, for messages.
-pub(crate) fn inspect_value_atom(value: &Value) -> String {
-    match value {
-        Value::Atom(a) => inspect_atom(a),
-        other => inspect(other),
+/// Encoding state of one save. The original builds its whole map first and
+/// only then runs `JSON.encode!/1` over the untouched ("raw") fields, so a
+/// raw field the VM cannot encode fails only if the codec parts succeed.
+#[derive(Default)]
+pub(crate) struct Raw {
+    deferred: Option<JsonError>,
+}
+
+impl Raw {
+    /// A field passed through as is; absent is null.
+    pub(crate) fn field(&mut self, value: Option<&Value>) -> Json {
+        match value {
+            None => Json::Null,
+            Some(v) => self.value(v),
+        }
     }
+
+    /// A field passed through as is, with the default used when absent.
+    pub(crate) fn field_or(&mut self, value: Option<&Value>, default: Json) -> Json {
+        match value {
+            None => default,
+            Some(v) => self.value(v),
+        }
+    }
+
+    pub(crate) fn value(&mut self, value: &Value) -> Json {
+        match generic(value) {
+            Ok(json) => json,
+            Err(e) => {
+                if self.deferred.is_none() {
+                    self.deferred = Some(e);
+                }
+                Json::Null
+            }
+        }
+    }
+
+    /// The finished document, or the first raw field that failed.
+    pub(crate) fn finish(self, doc: Json) -> Result<Json, JsonError> {
+        match self.deferred {
+            Some(e) => Err(e),
+            None => Ok(doc),
+        }
+    }
+}
+
+/// One item of `Enum.map/2` over a decoded JSON value: list elements, or the
+/// `{key, value}` tuples of an object.
+pub(crate) enum Item<'a> {
+    Json(&'a Json),
+    Pair(&'a str, &'a Json),
+}
+
+impl Item<'_> {
+    /// `inspect/1` of the item as the original sees it.
+    pub(crate) fn inspect(&self) -> String {
+        match self {
+            Item::Json(j) => inspect_json(j),
+            Item::Pair(k, v) => {
+                let t = Value::Tuple(vec![binary_str(k), plain(v)]);
+                let s = inspect(&t);
+                dispose(t);
+                s
+            }
+        }
+    }
+}
+
+/// `Enum.map/2` over a decoded value: lists and objects enumerate, anything
+/// else makes the original raise `Protocol.UndefinedError`.
+pub(crate) fn enumerate(json: &Json) -> Result<Vec<Item<'_>>, JsonError> {
+    match json {
+        Json::Array(items) => Ok(items.iter().map(Item::Json).collect()),
+        Json::Object(entries) => Ok(entries.iter().map(|(k, v)| Item::Pair(k, v)).collect()),
+        other => Err(JsonError::Unsupported(format!(
+            "protocol Enumerable not implemented for {}",
+            inspect_json(other)
+        ))),
+    }
+}
+
+/// `required_json_field!/3`: present and not null.
+pub(crate) fn required<'a>(obj: &'a Json, key: &str, context: &str) -> Result<&'a Json, JsonError> {
+    match obj.get(key) {
+        Some(v) if !v.is_null() => Ok(v),
+        _ => Err(invalid_explicit(&format!("{context}.{key}"), obj)),
+    }
+}
+
+/// `required_json_map_field!/3`.
+pub(crate) fn required_object<'a>(
+    obj: &'a Json,
+    key: &str,
+    context: &str,
+) -> Result<&'a Json, JsonError> {
+    let v = required(obj, key, context)?;
+    match v {
+        Json::Object(_) => Ok(v),
+        other => Err(invalid_explicit(&format!("{context}.{key}"), other)),
+    }
+}
+
+/// `Map.get/2` of a decoded value, as the original sees it.
+pub(crate) fn raw_get(obj: &Json, key: &str) -> Value {
+    obj.get(key).map(plain).unwrap_or_else(Value::nil)
+}
+
+/// `Map.get/3` with a default for an absent key.
+pub(crate) fn raw_get_or(obj: &Json, key: &str, default: Value) -> Value {
+    obj.get(key).map(plain).unwrap_or(default)
 }
 
 #[cfg(test)]
@@ -535,7 +646,10 @@ mod tests {
     fn generic_encoding_follows_the_vm() {
         let v = Value::Map(vec![
             (Value::atom("a"), Value::atom("sending")),
-            (Value::Integer(5), Value::List(vec![Value::nil(), Value::boolean(true)])),
+            (
+                Value::Integer(5),
+                Value::List(vec![Value::nil(), Value::boolean(true)]),
+            ),
             (Value::binary(&b"s"[..]), Value::Float(1.5)),
         ]);
         let j = generic(&v).unwrap();
@@ -556,9 +670,23 @@ mod tests {
         for _ in 0..100_000 {
             v = Value::List(vec![v]);
         }
-        assert!(matches!(check_depth(&v, MAX_VALUE_DEPTH), Err(JsonError::TooDeep)));
+        assert!(matches!(
+            check_depth(&v, MAX_VALUE_DEPTH),
+            Err(JsonError::TooDeep)
+        ));
         assert!(matches!(generic(&v), Err(JsonError::TooDeep)));
         dispose(v);
+    }
+
+    #[test]
+    fn oversized_terms_are_refused_before_encoding() {
+        let big = Value::Binary(vec![0; MAX_OUTPUT_BYTES + 1]);
+        assert!(matches!(
+            check_depth(&big, MAX_VALUE_DEPTH),
+            Err(JsonError::TooLarge)
+        ));
+        let fine = Value::Binary(vec![0; 1024]);
+        assert!(check_depth(&fine, MAX_VALUE_DEPTH).is_ok());
     }
 
     #[test]
