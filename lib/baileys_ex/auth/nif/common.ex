@@ -69,7 +69,7 @@ defmodule BaileysEx.Auth.NIF.Common do
 
   @spec auth_state_helper(module(), atom(), term()) :: {:ok, map()} | {:error, term()}
   def auth_state_helper(module, backend, path) do
-    with {:ok, dir} <- NIF.resolve_dir(backend, path, configured_path(module)),
+    with {:ok, dir} <- helper_dir(module, backend, path),
          {:ok, state} <- load_credentials(backend, dir, nil) do
       {:ok,
        %{
@@ -82,6 +82,13 @@ defmodule BaileysEx.Auth.NIF.Common do
        }}
     end
   end
+
+  # The context is handed back exactly as given, as the originals do; only the
+  # default is resolved here, so the KeyStore gets a concrete directory.
+  defp helper_dir(module, backend, nil),
+    do: NIF.resolve_dir(backend, nil, configured_path(module))
+
+  defp helper_dir(_module, _backend, path), do: {:ok, path}
 
   # The originals accept a `%State{}` as is, project any other map through
   # `State.creds_view/1`, and fall back to fresh credentials otherwise.
