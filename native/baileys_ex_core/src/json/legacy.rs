@@ -185,7 +185,9 @@ pub fn is_legacy(json: &Json) -> bool {
     json.get("__type__").is_some() || json.get("__atom_keys__").is_some() || is_list_buffer(json)
 }
 
-const HINT: &str = "add it to the relevant decode context in BaileysEx.Auth.FilePersistence";
+/// Legacy files may only name atoms and modules from a fixed list per key
+/// type: anything else would grow the atom table from file data.
+const HINT: &str = "it is not on the allow-list for this key type";
 
 fn atom(ctx: &Context, name: &str) -> Result<Value, JsonError> {
     match ctx.atoms.iter().find(|a| **a == name) {
@@ -490,7 +492,7 @@ mod tests {
     fn unknown_names_are_errors_not_atoms() {
         let e = dec(r#"{"__type__":"atom","value":"evil"}"#, &SESSION).unwrap_err();
         assert!(
-            matches!(e, JsonError::Argument(m) if m == "unknown persisted atom \"evil\"; add it to the relevant decode context in BaileysEx.Auth.FilePersistence")
+            matches!(e, JsonError::Argument(m) if m == "unknown persisted atom \"evil\"; it is not on the allow-list for this key type")
         );
         let e = dec(r#"{"__atom_keys__":["x"],"x":1}"#, &PRE_KEY).unwrap_err();
         assert!(matches!(e, JsonError::Argument(_)));
