@@ -35,9 +35,11 @@ test-elixir: deps
 demo: deps
 	mix compile
 	@dir=$$(mktemp -d) && \
-	  mix run demo/write.exs "$$dir/auth" && \
-	  echo "==> reloading in a fresh VM" && \
-	  mix run demo/read.exs "$$dir/auth" && \
+	  for backend in etf json; do \
+	    mix run demo/write.exs "$$dir/$$backend" $$backend && \
+	    echo "==> reloading in a fresh VM" && \
+	    mix run demo/read.exs "$$dir/$$backend" $$backend || exit 1; \
+	  done && \
 	  rm -rf "$$dir"
 
 lint: deps

@@ -1,16 +1,20 @@
 # Reloads what `demo/write.exs` wrote, in a VM that never saw those terms,
 # and checks every value against what was written.
-alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Store
+[dir, backend] = System.argv()
 
-[dir] = System.argv()
+store =
+  case backend do
+    "etf" -> BaileysEx.Auth.NIF.NativeFilePersistence
+    "json" -> BaileysEx.Auth.NIF.FilePersistence
+  end
 
 # Load before anything else creates atoms, so this is a genuinely fresh VM.
-{:ok, loaded} = Store.load_credentials(dir)
-{:ok, index} = Store.list_persisted_keys(dir)
+{:ok, loaded} = store.load_credentials(dir)
+{:ok, index} = store.list_persisted_keys(dir)
 
 loaded_keys =
   for {type, ids} <- index, id <- ids, into: %{} do
-    {{type, id}, Store.load_keys(dir, type, id)}
+    {{type, id}, store.load_keys(dir, type, id)}
   end
 
 {state, keys} = dir |> Path.join("demo-expected.bin") |> File.read!() |> :erlang.binary_to_term()
@@ -39,4 +43,4 @@ if loaded != state or not Enum.all?(results) do
   System.halt(1)
 end
 
-IO.puts("demo OK: every value reloaded intact in a fresh VM")
+IO.puts("demo OK: #{inspect(store)} reloaded every value intact in a fresh VM")
