@@ -119,11 +119,12 @@ fn remove_orphan_temp_files(fs: &dyn Fs, dir: &Path) {
     let start = process_start();
     let mut removed = false;
     for entry in entries {
-        let is_temp = entry.name.windows(5).any(|w| w == b".tmp-");
-        let old = entry.modified.is_some_and(|m| m < start);
-        if is_temp && old {
-            use std::os::unix::ffi::OsStrExt;
-            let path = dir.join(std::ffi::OsStr::from_bytes(&entry.name));
+        if !entry.name.windows(5).any(|w| w == b".tmp-") {
+            continue;
+        }
+        use std::os::unix::ffi::OsStrExt;
+        let path = dir.join(std::ffi::OsStr::from_bytes(&entry.name));
+        if fs.modified(&path).is_ok_and(|m| m < start) {
             removed |= fs.remove_file(&path).is_ok();
         }
     }
