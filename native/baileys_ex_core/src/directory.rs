@@ -47,11 +47,58 @@ pub struct ManifestCache {
     pub valid: bool,
 }
 
+/// A manifest change waiting for the next commit.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A key was saved: index its id (`None`: a type the manifest does not
+    /// index, which still creates or normalises the manifest, as in the
+    /// original).
+    Insert(Option<&'static str>, Vec<u8>),
+    /// A key was deleted: drop its id, if there is a manifest at all.
+    Remove(Option<&'static str>, Vec<u8>),
+    /// Credentials were saved: make sure a manifest exists.
+    Ensure,
+}
+
+/// One caller's request: its change, and whether it renamed or removed a
+/// data file whose directory entry still needs an fsync.
+pub struct Pending {
+    pub ticket: u64,
+    pub change: Change,
+    pub entry_changed: bool,
+}
+
+/// Group commit: callers queue their manifest changes, and whoever holds the
+/// manifest lock next applies every queued change with one manifest write
+/// and one directory fsync. Concurrent savers of one directory then share
+/// fsyncs instead of queueing for one each.
+#[derive(Default)]
+pub struct CommitQueue {
+    next_ticket: u64,
+    pub pending: Vec<Pending>,
+    /// Outcomes of committed tickets whose callers have not collected them.
+    pub done: HashMap<u64, Result<(), crate::error::Error>>,
+}
+
+impl CommitQueue {
+    pub fn push(&mut self, change: Change, entry_changed: bool) -> u64 {
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        self.pending.push(Pending {
+            ticket,
+            change,
+            entry_changed,
+        });
+        ticket
+    }
+}
+
 pub struct Directory {
     pub path: PathBuf,
     pub spec: &'static BackendSpec,
     pub manifest_path: PathBuf,
     manifest: Mutex<ManifestCache>,
+    pub commits: Mutex<CommitQueue>,
     pub files: LockTable,
 }
 
@@ -97,6 +144,7 @@ pub fn open(fs: &dyn Fs, spec: &'static BackendSpec, dir: &Path) -> Arc<Director
         spec,
         manifest_path: dir.join(spec.manifest_file),
         manifest: Mutex::new(ManifestCache::default()),
+        commits: Mutex::new(CommitQueue::default()),
         files: LockTable::default(),
     });
     let mut map = registry.lock();

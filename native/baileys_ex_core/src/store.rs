@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::atomic::{self, DirSync};
-use crate::directory::{self, Directory, ManifestCache};
+use crate::directory::{self, Change, Directory, ManifestCache, Pending};
 use crate::error::{Error, MetadataError, Result};
 use crate::fs::Fs;
-use crate::layout::{merge_indexes, BackendKind, BackendSpec, KeyIndex};
+use crate::layout::{merge_indexes, persisted_key_type, BackendKind, BackendSpec, KeyIndex};
 use crate::locks::DirLock;
 use crate::manifest::{self, AtomTable, Manifest};
 
@@ -95,38 +95,76 @@ impl<'a> Store<'a> {
         self.check_manifest(dir, &mut cache)
     }
 
-    /// Re-reads the manifest under its lock, applies `update`, and writes it
-    /// back only when the bytes on disk would change. Either way the
-    /// directory is fsynced before returning, which also makes the data
-    /// file's rename durable.
-    fn update_manifest(
-        &self,
-        dir: &Directory,
-        data_renamed: bool,
-        update: impl FnOnce(&mut Manifest, bool) -> Option<bool>,
-    ) -> Result<()> {
+    /// Queues `change` and returns once a commit that includes it is durable.
+    ///
+    /// The caller that gets the manifest lock first commits every change
+    /// queued so far: it re-reads the manifest (under the directory's
+    /// `flock`, so other OS processes are excluded too), applies the changes
+    /// in the order they were queued, writes the manifest once if its bytes
+    /// would change, and otherwise fsyncs the directory once if any data
+    /// file's entry changed. Callers whose change was committed by someone
+    /// else just collect the outcome.
+    fn update_manifest(&self, dir: &Directory, change: Change, entry_changed: bool) -> Result<()> {
+        let ticket = dir.commits.lock().push(change, entry_changed);
         let mut cache = dir.lock_manifest();
-        let _os_lock = DirLock::acquire(&dir.path)?;
-        self.check_manifest(dir, &mut cache)?;
-        let existed = cache.manifest.is_some();
-        let mut manifest = cache.manifest.clone().unwrap_or_default();
-        let write = match update(&mut manifest, existed) {
-            None => false,
-            Some(changed) => changed || !existed || !cache.canonical,
+        let batch = {
+            let mut queue = dir.commits.lock();
+            if let Some(outcome) = queue.done.remove(&ticket) {
+                return outcome;
+            }
+            if !queue.pending.iter().any(|p| p.ticket == ticket) {
+                // Only a commit that panicked half-way can drop a change;
+                // never report it as saved.
+                return Err(Error::Io(io::Error::from_raw_os_error(libc::EIO)));
+            }
+            std::mem::take(&mut queue.pending)
         };
+        let outcome = self.commit(dir, &mut cache, &batch);
+        let mine = duplicate(&outcome);
+        let mut queue = dir.commits.lock();
+        for pending in batch.iter().filter(|p| p.ticket != ticket) {
+            queue.done.insert(pending.ticket, duplicate(&outcome));
+        }
+        mine
+    }
+
+    fn commit(&self, dir: &Directory, cache: &mut ManifestCache, batch: &[Pending]) -> Result<()> {
+        let _os_lock = DirLock::acquire(&dir.path)?;
+        self.check_manifest(dir, cache)?;
+        let mut existed = cache.manifest.is_some();
+        // Taken, not cloned: a 10,000-key index is not copied per commit. On
+        // any failure the cache is marked invalid and re-read next time.
+        let mut manifest = cache.manifest.take().unwrap_or_default();
+        cache.valid = false;
+        let mut write = false;
+        for pending in batch {
+            match &pending.change {
+                Change::Insert(key_type, id) => {
+                    let added = key_type.is_some_and(|t| manifest.insert(t, id));
+                    write |= added || !existed || !cache.canonical;
+                    existed = true;
+                }
+                Change::Ensure => {
+                    write |= !existed || !cache.canonical;
+                    existed = true;
+                }
+                Change::Remove(key_type, id) if existed => {
+                    let dropped = key_type.is_some_and(|t| manifest.remove(t, id));
+                    write |= dropped || !cache.canonical;
+                }
+                Change::Remove(..) => {}
+            }
+        }
         if write {
             let bytes = self.encode_manifest(&manifest);
-            // Mark the cache stale first: if the write fails part-way we must
-            // not trust what we believe is on disk.
-            cache.valid = false;
             atomic::atomic_write(self.fs, &dir.manifest_path, &bytes, true, DirSync::Now)?;
             cache.bytes = Some(bytes);
-            cache.manifest = Some(manifest);
             cache.canonical = true;
-            cache.valid = true;
-        } else if data_renamed {
+        } else if batch.iter().any(|p| p.entry_changed) {
             self.fs.sync_dir(&dir.path)?;
         }
+        cache.manifest = existed.then_some(manifest);
+        cache.valid = true;
         Ok(())
     }
 
@@ -165,14 +203,14 @@ impl<'a> Store<'a> {
         let dir = self.open(dir);
         self.validate(&dir)?;
         self.write_data(&dir, &self.spec.key_file_name(key_type, id), data)?;
-        self.update_manifest(&dir, true, |m, _| Some(m.insert(key_type, id)))
+        self.update_manifest(&dir, index_change(key_type, id, Change::Insert), true)
     }
 
     pub fn save_credentials(&self, dir: &Path, data: &[u8]) -> Result<()> {
         let dir = self.open(dir);
         self.validate(&dir)?;
         self.write_data(&dir, self.spec.creds_file.as_bytes(), data)?;
-        self.update_manifest(&dir, true, |_, _| Some(false))
+        self.update_manifest(&dir, Change::Ensure, true)
     }
 
     pub fn delete_key(&self, dir: &Path, key_type: &str, id: &[u8]) -> Result<()> {
@@ -188,9 +226,7 @@ impl<'a> Store<'a> {
             }
         };
         // No manifest means nothing to drop, as in the original.
-        self.update_manifest(&dir, removed, |m, existed| {
-            existed.then(|| m.remove(key_type, id))
-        })
+        self.update_manifest(&dir, index_change(key_type, id, Change::Remove), removed)
     }
 
     /// The manifest's index merged with a scan of the directory (spec 4).
@@ -210,6 +246,29 @@ impl<'a> Store<'a> {
             .spec
             .scan_entries(entries.iter().map(|e| e.name.as_slice()));
         Ok(merge_indexes(indexed, scanned))
+    }
+}
+
+/// Only the persisted types are indexed.
+fn index_change(
+    key_type: &str,
+    id: &[u8],
+    change: fn(Option<&'static str>, Vec<u8>) -> Change,
+) -> Change {
+    change(persisted_key_type(key_type.as_bytes()), id.to_vec())
+}
+
+/// Every caller in a commit gets the same outcome; errors are rebuilt
+/// because an `io::Error` cannot be cloned.
+fn duplicate(outcome: &Result<()>) -> Result<()> {
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(Error::Io(err)) => Err(Error::Io(match err.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(err.kind(), err.to_string()),
+        })),
+        Err(Error::Metadata(meta)) => Err(Error::Metadata(meta.clone())),
+        Err(Error::Json(json)) => Err(Error::Json(json.clone())),
     }
 }
 
