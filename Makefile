@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh Debian machine with Rust:
-#   make demo   writes and reloads an auth directory through the NIF
+#   make bench  benchmarks the NIFs against the pure-Elixir backends (QUICK=1: under a minute)
 #   make test   runs every test (cargo and ExUnit)
+# make demo writes and reloads an auth directory through each NIF backend.
 
 SHELL := /bin/bash
 # File names in auth directories are UTF-8; the VM must not fall back to latin1.
@@ -10,7 +11,7 @@ export ELIXIR_ERL_OPTIONS := +fnu
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test test-rust test-elixir demo lint format clean
+.PHONY: all deps test test-rust test-elixir demo bench lint format clean
 
 all: test
 
@@ -41,6 +42,11 @@ demo: deps
 	    mix run demo/read.exs "$$dir/$$backend" $$backend || exit 1; \
 	  done && \
 	  rm -rf "$$dir"
+
+# Prints the table and writes bench/results/latest.json and scaling.svg
+# (bench/results/quick/ with QUICK=1). No timing is ever asserted.
+bench: deps
+	MIX_ENV=bench mix baileys_ex_nif.bench $(if $(QUICK),--quick)
 
 lint: deps
 	cargo fmt --all -- --check
