@@ -3,7 +3,10 @@ defmodule BaileysEx.Auth.NIF do
   # The Rust NIF. One stub per native function; the public modules guard
   # their arguments and hold the docs. `backend` is `:etf` or `:json`;
   # `context` is the caller's directory or nil, `default` the configured
-  # default directory or nil.
+  # default directory or nil; `slot` is `:credentials` or `{:key, type}`.
+  # `encode/3` and `decode/3` run on dirty CPU schedulers, the rest on dirty
+  # IO schedulers. Loads return `{:encoded, bytes}` for large files, which the
+  # caller passes to `decode/3`.
 
   @on_load :load_nif
 
@@ -25,11 +28,13 @@ defmodule BaileysEx.Auth.NIF do
     end
   end
 
+  def encode(_backend, _slot, _value), do: not_loaded()
+  def decode(_backend, _slot, _bytes), do: not_loaded()
   def resolve_dir(_backend, _context, _default), do: not_loaded()
   def load_credentials(_backend, _context, _default), do: not_loaded()
-  def save_credentials(_backend, _context, _default, _state), do: not_loaded()
+  def save_credentials(_backend, _context, _default, _data), do: not_loaded()
   def load_key(_backend, _context, _default, _type, _id), do: not_loaded()
-  def save_key(_backend, _context, _default, _type, _id, _value), do: not_loaded()
+  def save_key(_backend, _context, _default, _type, _id, _data), do: not_loaded()
   def delete_key(_backend, _context, _default, _type, _id), do: not_loaded()
   def list_keys(_backend, _context, _default), do: not_loaded()
 

@@ -10,6 +10,7 @@ use baileys_ex_core::store::resolve_dir;
 use rustler::{Binary, Encoder, Env, Term};
 
 use crate::atoms;
+use crate::codec::Slot;
 use crate::error::{error_tuple, existing_atom};
 
 pub fn backend<'a>(env: Env<'a>, kind: Term<'a>) -> Result<&'static BackendSpec, Term<'a>> {
@@ -76,4 +77,36 @@ pub fn key_type<'a>(env: Env<'a>, term: Term<'a>) -> Result<String, Term<'a>> {
 pub fn key_id<'a>(env: Env<'a>, term: Term<'a>) -> Result<Binary<'a>, Term<'a>> {
     term.decode::<Binary>()
         .map_err(|_| tagged(env, atoms::invalid_key_id(), term))
+}
+
+/// Which file a value belongs to, as the caller names it: `:credentials` or
+/// `{:key, type}` (a key type may itself be any atom, `:credentials` too).
+pub enum SlotName {
+    Credentials,
+    Key(String),
+}
+
+impl SlotName {
+    pub fn as_slot(&self) -> Slot<'_> {
+        match self {
+            SlotName::Credentials => Slot::Credentials,
+            SlotName::Key(key_type) => Slot::Key(key_type),
+        }
+    }
+}
+
+pub fn slot<'a>(env: Env<'a>, term: Term<'a>) -> Result<SlotName, Term<'a>> {
+    if term == atoms::credentials().encode(env) {
+        return Ok(SlotName::Credentials);
+    }
+    match term.decode::<(rustler::Atom, Term)>() {
+        Ok((tag, type_)) if tag == atoms::key() => key_type(env, type_).map(SlotName::Key),
+        _ => Err(tagged(env, atoms::invalid_key_type(), term)),
+    }
+}
+
+/// File bytes produced by `encode`.
+pub fn encoded<'a>(env: Env<'a>, term: Term<'a>) -> Result<Binary<'a>, Term<'a>> {
+    term.decode::<Binary>()
+        .map_err(|_| tagged(env, atoms::invalid_encoded_data(), term))
 }

@@ -1,6 +1,8 @@
 //! NIF entry points for `BaileysEx.Auth.NIF`. Each one decodes its arguments,
-//! calls the Env-free core, and encodes the result; every one touches the
-//! disk, so every one runs on a dirty IO scheduler.
+//! calls the Env-free core, and encodes the result. Those that touch the disk
+//! run on a dirty IO scheduler; turning terms into file bytes and back is CPU
+//! work, so it has NIFs of its own on a dirty CPU scheduler: `encode` before
+//! every save, and `decode` for any file larger than `INLINE_DECODE_BYTES`.
 
 mod args;
 mod atoms;
@@ -11,13 +13,13 @@ mod term;
 
 use baileys_ex_core::directory;
 use baileys_ex_core::fs::RealFs;
-use baileys_ex_core::layout::BackendSpec;
+use baileys_ex_core::layout::{BackendKind, BackendSpec};
 use baileys_ex_core::manifest::AtomTable;
 use baileys_ex_core::store::Store;
 use rustler::types::atom::Atom;
-use rustler::{Encoder, Env, Term};
+use rustler::{Binary, Encoder, Env, Term};
 
-use crate::args::{backend, key_id, key_type, location};
+use crate::args::{backend, encoded, key_id, key_type, location, slot};
 use crate::codec::Slot;
 use crate::error::{binary, encode_error, error_tuple};
 
@@ -47,6 +49,45 @@ macro_rules! arg {
     };
 }
 
+/// Files up to this size are decoded where they are read; a larger one goes
+/// back to Elixir as `{:encoded, bytes}` and through `decode` on a dirty CPU
+/// scheduler, so no dirty IO thread spends long on CPU work.
+const INLINE_DECODE_BYTES: usize = 64 * 1024;
+
+/// `{:ok, term}`, `{:error, reason}`, or `{:encoded, bytes}` for large files.
+fn loaded<'a>(env: Env<'a>, kind: BackendKind, slot: Slot, bytes: Vec<u8>) -> Term<'a> {
+    if bytes.len() > INLINE_DECODE_BYTES {
+        return (atoms::encoded(), binary(env, &bytes)).encode(env);
+    }
+    match codec::decode(env, kind, slot, &bytes) {
+        Ok(term) => (atoms::ok(), term).encode(env),
+        Err(reason) => error_tuple(env, reason),
+    }
+}
+
+/// Turns a value into the bytes its file holds: the VM's own
+/// `term_to_binary` for ETF, the section-5 codecs for JSON.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn encode<'a>(env: Env<'a>, kind: Term<'a>, slot_term: Term<'a>, value: Term<'a>) -> Term<'a> {
+    let spec = arg!(backend(env, kind));
+    let slot_name = arg!(slot(env, slot_term));
+    match codec::encode(env, spec.kind, slot_name.as_slot(), value) {
+        Ok(data) => (atoms::ok(), binary(env, data.as_slice())).encode(env),
+        Err(reason) => error_tuple(env, reason),
+    }
+}
+
+/// Turns file bytes back into a term; `nil` means the file counts as absent.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn decode<'a>(env: Env<'a>, kind: Term<'a>, slot_term: Term<'a>, bytes: Binary<'a>) -> Term<'a> {
+    let spec = arg!(backend(env, kind));
+    let slot_name = arg!(slot(env, slot_term));
+    match codec::decode(env, spec.kind, slot_name.as_slot(), bytes.as_slice()) {
+        Ok(term) => (atoms::ok(), term).encode(env),
+        Err(reason) => error_tuple(env, reason),
+    }
+}
+
 #[rustler::nif(schedule = "DirtyIo")]
 fn resolve_dir<'a>(
     env: Env<'a>,
@@ -60,6 +101,7 @@ fn resolve_dir<'a>(
     (atoms::ok(), binary(env, dir.as_os_str().as_bytes())).encode(env)
 }
 
+/// `{:ok, nil}` when there are no credentials yet.
 #[rustler::nif(schedule = "DirtyIo")]
 fn load_credentials<'a>(
     env: Env<'a>,
@@ -72,28 +114,23 @@ fn load_credentials<'a>(
     let atoms = VmAtoms(env);
     match store(spec, &atoms).load_credentials(&dir) {
         Ok(None) => (atoms::ok(), atoms::nil()).encode(env),
-        Ok(Some(bytes)) => match codec::decode(env, spec.kind, Slot::Credentials, &bytes) {
-            Ok(term) => (atoms::ok(), term).encode(env),
-            Err(reason) => error_tuple(env, reason),
-        },
+        Ok(Some(bytes)) => loaded(env, spec.kind, Slot::Credentials, bytes),
         Err(err) => encode_error(env, spec.kind, &err),
     }
 }
 
+/// `data` comes from `encode`.
 #[rustler::nif(schedule = "DirtyIo")]
 fn save_credentials<'a>(
     env: Env<'a>,
     kind: Term<'a>,
     context: Term<'a>,
     configured: Term<'a>,
-    state: Term<'a>,
+    data: Term<'a>,
 ) -> Term<'a> {
     let spec = arg!(backend(env, kind));
     let dir = arg!(location(env, spec, context, configured));
-    let data = match codec::encode(env, spec.kind, Slot::Credentials, state) {
-        Ok(data) => data,
-        Err(reason) => return error_tuple(env, reason),
-    };
+    let data = arg!(encoded(env, data));
     let atoms = VmAtoms(env);
     match store(spec, &atoms).save_credentials(&dir, data.as_slice()) {
         Ok(()) => atoms::ok().encode(env),
@@ -101,6 +138,7 @@ fn save_credentials<'a>(
     }
 }
 
+/// `{:ok, nil}` for a missing key: the caller reports `:not_found`.
 #[rustler::nif(schedule = "DirtyIo")]
 fn load_key<'a>(
     env: Env<'a>,
@@ -116,18 +154,13 @@ fn load_key<'a>(
     let id = arg!(key_id(env, id));
     let atoms = VmAtoms(env);
     match store(spec, &atoms).load_key(&dir, &key_type, id.as_slice()) {
-        Ok(None) => error_tuple(env, atoms::not_found().encode(env)),
-        Ok(Some(bytes)) => match codec::decode(env, spec.kind, Slot::Key(&key_type), &bytes) {
-            Ok(term) if term.is_atom() && term == atoms::nil().encode(env) => {
-                error_tuple(env, atoms::not_found().encode(env))
-            }
-            Ok(term) => (atoms::ok(), term).encode(env),
-            Err(reason) => error_tuple(env, reason),
-        },
+        Ok(None) => (atoms::ok(), atoms::nil()).encode(env),
+        Ok(Some(bytes)) => loaded(env, spec.kind, Slot::Key(&key_type), bytes),
         Err(err) => encode_error(env, spec.kind, &err),
     }
 }
 
+/// `data` comes from `encode`.
 #[rustler::nif(schedule = "DirtyIo")]
 fn save_key<'a>(
     env: Env<'a>,
@@ -136,16 +169,13 @@ fn save_key<'a>(
     configured: Term<'a>,
     type_: Term<'a>,
     id: Term<'a>,
-    value: Term<'a>,
+    data: Term<'a>,
 ) -> Term<'a> {
     let spec = arg!(backend(env, kind));
     let dir = arg!(location(env, spec, context, configured));
     let key_type = arg!(key_type(env, type_));
     let id = arg!(key_id(env, id));
-    let data = match codec::encode(env, spec.kind, Slot::Key(&key_type), value) {
-        Ok(data) => data,
-        Err(reason) => return error_tuple(env, reason),
-    };
+    let data = arg!(encoded(env, data));
     let atoms = VmAtoms(env);
     match store(spec, &atoms).save_key(&dir, &key_type, id.as_slice(), data.as_slice()) {
         Ok(()) => atoms::ok().encode(env),

@@ -20,7 +20,9 @@ defmodule BaileysEx.Auth.NIF.Common do
 
   @spec load_credentials(atom(), term(), term()) :: {:ok, struct()} | {:error, term()}
   def load_credentials(backend, context, default) do
-    case NIF.load_credentials(backend, context, default) do
+    case backend
+         |> NIF.load_credentials(context, default)
+         |> finish_load(backend, :credentials) do
       {:ok, nil} -> {:ok, State.new()}
       {:ok, state} when is_struct(state, State) -> {:ok, state}
       {:ok, %{} = fields} when not is_struct(fields) -> {:ok, struct(State, fields)}
@@ -30,20 +32,31 @@ defmodule BaileysEx.Auth.NIF.Common do
   end
 
   @spec save_credentials(atom(), term(), term(), term()) :: :ok | {:error, term()}
-  def save_credentials(backend, context, default, state) when is_struct(state, State),
-    do: NIF.save_credentials(backend, context, default, state)
+  def save_credentials(backend, context, default, state) when is_struct(state, State) do
+    with {:ok, data} <- NIF.encode(backend, :credentials, state),
+         do: NIF.save_credentials(backend, context, default, data)
+  end
 
   def save_credentials(_backend, _context, _default, state),
     do: {:error, {:invalid_credentials, state}}
 
   @spec load_key(atom(), term(), term(), term(), term()) :: {:ok, term()} | {:error, term()}
   def load_key(backend, context, default, type, id) do
-    with {:ok, id} <- key_id(id), do: NIF.load_key(backend, context, default, type, id)
+    with {:ok, id} <- key_id(id) do
+      case backend
+           |> NIF.load_key(context, default, type, id)
+           |> finish_load(backend, {:key, type}) do
+        {:ok, nil} -> {:error, :not_found}
+        other -> other
+      end
+    end
   end
 
   @spec save_key(atom(), term(), term(), term(), term(), term()) :: :ok | {:error, term()}
   def save_key(backend, context, default, type, id, value) do
-    with {:ok, id} <- key_id(id), do: NIF.save_key(backend, context, default, type, id, value)
+    with {:ok, id} <- key_id(id),
+         {:ok, data} <- NIF.encode(backend, {:key, type}, value),
+         do: NIF.save_key(backend, context, default, type, id, data)
   end
 
   @spec delete_key(atom(), term(), term(), term(), term()) :: :ok | {:error, term()}
@@ -53,6 +66,11 @@ defmodule BaileysEx.Auth.NIF.Common do
 
   @spec list_keys(atom(), term(), term()) :: {:ok, map()} | {:error, term()}
   def list_keys(backend, context, default), do: NIF.list_keys(backend, context, default)
+
+  # A large file comes back undecoded so that decoding runs on a dirty CPU
+  # scheduler rather than the dirty IO thread that read it.
+  defp finish_load({:encoded, bytes}, backend, slot), do: NIF.decode(backend, slot, bytes)
+  defp finish_load(result, _backend, _slot), do: result
 
   @doc false
   # The originals name files after `to_string(id)`; only `String.Chars` knows
