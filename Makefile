@@ -11,7 +11,7 @@ export ELIXIR_ERL_OPTIONS := +fnu
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test test-rust test-elixir demo bench lint format clean
+.PHONY: all deps test test-rust test-elixir demo bench stress lint format clean
 
 all: test
 
@@ -47,6 +47,13 @@ demo: deps
 # (bench/results/quick/ with QUICK=1). No timing is ever asserted.
 bench: deps
 	MIX_ENV=bench mix baileys_ex_nif.bench $(if $(QUICK),--quick)
+
+# Long reliability runs: thousands of SIGKILLs, a fault at every call of a long
+# workload, a million corrupt inputs, larger concurrency and scheduler runs.
+stress: deps
+	cargo test --workspace --locked --test crash --test faults -- --ignored --nocapture
+	MIX_ENV=test mix compile --warnings-as-errors
+	MIX_ENV=test mix test --only stress
 
 lint: deps
 	cargo fmt --all -- --check

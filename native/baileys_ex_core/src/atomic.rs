@@ -14,11 +14,13 @@ use crate::fs::Fs;
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(1);
 
 /// `<final name>.tmp-<positive integer>`, unique across processes sharing the
-/// directory: the pid leads, a fixed-width counter follows.
+/// directory: a counter, then the pid in a fixed 7-digit field (Linux pids
+/// stay below 2^22), so the suffix stays short and two processes never
+/// produce the same number.
 pub fn temp_path(final_path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut name = final_path.as_os_str().to_owned();
-    name.push(format!(".tmp-{}{:012}", std::process::id(), n));
+    name.push(format!(".tmp-{}{:07}", n, std::process::id() % 10_000_000));
     PathBuf::from(name)
 }
 

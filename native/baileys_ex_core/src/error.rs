@@ -31,6 +31,9 @@ pub enum Error {
     Metadata(MetadataError),
     #[error("{0}")]
     Json(#[from] JsonError),
+    /// The calling process exited before the write; nothing was written.
+    #[error("the calling process exited")]
+    CallerGone,
 }
 
 impl Error {

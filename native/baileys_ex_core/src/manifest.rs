@@ -16,10 +16,18 @@ pub struct Manifest {
     pub key_index: KeyIndex,
 }
 
-/// Tells whether an atom already exists in the VM. The VM's safe decoder
-/// refuses unknown atoms, and a manifest it would refuse must be refused here.
+/// What the store asks of the VM that called it.
 pub trait AtomTable {
+    /// Whether an atom already exists. The VM's safe decoder refuses unknown
+    /// atoms, and a manifest it would refuse must be refused here.
     fn exists(&self, name: &str) -> bool;
+
+    /// Whether the caller still waits for the result. A native call goes on
+    /// after its caller is killed; a save whose caller is gone must not
+    /// overwrite a value someone saved after it.
+    fn caller_alive(&self) -> bool {
+        true
+    }
 }
 
 /// For tests and tools without a VM: every atom exists.

@@ -189,6 +189,11 @@ impl<'a> Store<'a> {
 
     fn write_data(&self, dir: &Directory, name: &[u8], data: &[u8]) -> Result<()> {
         let _held = dir.files.lock(name);
+        // Checked under the file's lock: a later save by a live caller that
+        // got the lock first must not be overwritten by this one.
+        if !self.atoms.caller_alive() {
+            return Err(Error::CallerGone);
+        }
         atomic::atomic_write(
             self.fs,
             &dir.file_path(name),
@@ -219,6 +224,9 @@ impl<'a> Store<'a> {
         let name = self.spec.key_file_name(key_type, id);
         let removed = {
             let _held = dir.files.lock(&name);
+            if !self.atoms.caller_alive() {
+                return Err(Error::CallerGone);
+            }
             match self.fs.remove_file(&dir.file_path(&name)) {
                 Ok(()) => true,
                 Err(err) if err.kind() == io::ErrorKind::NotFound => false,
@@ -269,6 +277,7 @@ fn duplicate(outcome: &Result<()>) -> Result<()> {
         })),
         Err(Error::Metadata(meta)) => Err(Error::Metadata(meta.clone())),
         Err(Error::Json(json)) => Err(Error::Json(json.clone())),
+        Err(Error::CallerGone) => Err(Error::CallerGone),
     }
 }
 

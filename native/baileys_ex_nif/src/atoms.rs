@@ -7,6 +7,7 @@ rustler::atoms! {
     etf,
     json,
     not_found,
+    caller_exited,
     encoded,
     credentials,
     key,

@@ -48,6 +48,7 @@ pub fn encode_error<'a>(env: Env<'a>, kind: BackendKind, err: &Error) -> Term<'a
         Error::Io(io) => existing_atom(env, baileys_ex_core::error::posix_name(io)),
         Error::Metadata(meta) => metadata_reason(env, kind, meta),
         Error::Json(json) => crate::json_codec::json_reason(env, json),
+        Error::CallerGone => atoms::caller_exited().encode(env),
     };
     error_tuple(env, reason)
 }

@@ -29,6 +29,12 @@ impl AtomTable for VmAtoms<'_> {
     fn exists(&self, name: &str) -> bool {
         Atom::existing_from_utf8_bytes(self.0, name.as_bytes()).is_ok()
     }
+
+    fn caller_alive(&self) -> bool {
+        // SAFETY: called on the thread running this NIF, with its own env,
+        // which is what the function requires of a dirty NIF.
+        unsafe { rustler::sys::enif_is_current_process_alive(self.0.as_c_arg()) != 0 }
+    }
 }
 
 fn store<'s>(spec: &'static BackendSpec, atoms: &'s VmAtoms<'_>) -> Store<'s> {
