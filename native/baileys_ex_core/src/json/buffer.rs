@@ -27,8 +27,82 @@ pub fn encode64(bytes: &[u8]) -> String {
     ELIXIR_BASE64.encode(bytes)
 }
 
+/// `Base.encode64/1`, appended to `out`.
+pub fn encode64_into(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), JsonError> {
+    let start = out.len();
+    let len = base64::encoded_len(bytes.len(), true).ok_or(JsonError::TooLarge)?;
+    out.resize(start + len, 0);
+    match ELIXIR_BASE64.encode_slice(bytes, &mut out[start..]) {
+        Ok(_) => Ok(()),
+        Err(_) => {
+            out.truncate(start);
+            Err(JsonError::TooLarge)
+        }
+    }
+}
+
+/// Value of each standard base64 symbol; `INVALID` for anything else.
+const SYMBOLS: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < alphabet.len() {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+const INVALID: u8 = 0xFF;
+
+/// Decodes well-formed text (whole quads of symbols, the last with at most
+/// two `=`) the way `ELIXIR_BASE64` does, without its general machinery;
+/// `None` for anything else, which the engine then judges.
+fn decode64_well_formed(text: &[u8]) -> Option<Vec<u8>> {
+    if text.len() % 4 != 0 {
+        return None;
+    }
+    let Some((body, last)) = text.split_last_chunk::<4>() else {
+        return Some(Vec::new());
+    };
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    for quad in body.chunks_exact(4) {
+        let mut n: u32 = 0;
+        let mut bad = 0u8;
+        for &c in quad {
+            let v = SYMBOLS[usize::from(c)];
+            bad |= v;
+            n = n << 6 | u32::from(v);
+        }
+        if bad & 0x80 != 0 {
+            return None;
+        }
+        let [_, b0, b1, b2] = n.to_be_bytes();
+        out.extend_from_slice(&[b0, b1, b2]);
+    }
+    let [c0, c1, c2, c3] = *last;
+    let (v0, v1) = (SYMBOLS[usize::from(c0)], SYMBOLS[usize::from(c1)]);
+    let (v2, v3) = (SYMBOLS[usize::from(c2)], SYMBOLS[usize::from(c3)]);
+    if (v0 | v1) & 0x80 != 0 {
+        return None;
+    }
+    // Bits past the end of the data are ignored, as the engine is set to.
+    let b0 = v0 << 2 | v1 >> 4;
+    match (c2, c3) {
+        (b'=', b'=') => out.push(b0),
+        (_, b'=') if v2 & 0x80 == 0 => out.extend_from_slice(&[b0, v1 << 4 | v2 >> 2]),
+        _ if (v2 | v3) & 0x80 == 0 => {
+            out.extend_from_slice(&[b0, v1 << 4 | v2 >> 2, v2 << 6 | v3]);
+        }
+        _ => return None,
+    }
+    Some(out)
+}
+
 /// `Base.decode64!/1`, with its `ArgumentError` messages.
 pub fn decode64(text: &str) -> Result<Vec<u8>, JsonError> {
+    if let Some(bytes) = decode64_well_formed(text.as_bytes()) {
+        return Ok(bytes);
+    }
     ELIXIR_BASE64.decode(text).map_err(|e| {
         JsonError::Argument(match e {
             DecodeError::InvalidByte(_, b'=') => "incorrect padding".to_owned(),
@@ -41,23 +115,28 @@ pub fn decode64(text: &str) -> Result<Vec<u8>, JsonError> {
     })
 }
 
-pub fn encode_bytes(bytes: &[u8]) -> Json {
-    Json::Object(vec![
-        ("data".to_owned(), Json::Str(encode64(bytes))),
-        ("type".to_owned(), Json::str(BUFFER_TAG)),
-    ])
+pub fn encode_bytes(bytes: &[u8]) -> Json<'_> {
+    Json::Buffer(bytes)
 }
 
 /// `encode_buffer/1`: only binaries have a clause.
-pub fn encode_buffer(value: &Value) -> Result<Json, JsonError> {
+pub fn encode_buffer(value: &Value) -> Result<Json<'_>, JsonError> {
     match value {
         Value::Binary(bytes) => Ok(encode_bytes(bytes)),
         _ => Err(no_clause("encode_buffer/1")),
     }
 }
 
+/// `encode_buffer/1` of a field read with a nil default.
+pub fn encode_buffer_field(value: Option<&Value>) -> Result<Json<'_>, JsonError> {
+    match value {
+        Some(v) => encode_buffer(v),
+        None => Err(no_clause("encode_buffer/1")),
+    }
+}
+
 /// `encode_optional(value, &encode_buffer/1)`: nil stays null.
-pub fn encode_optional_buffer(value: Option<&Value>) -> Result<Json, JsonError> {
+pub fn encode_optional_buffer(value: Option<&Value>) -> Result<Json<'_>, JsonError> {
     match value {
         None => Ok(Json::Null),
         Some(v) if v.is_nil() => Ok(Json::Null),
@@ -66,7 +145,7 @@ pub fn encode_optional_buffer(value: Option<&Value>) -> Result<Json, JsonError> 
 }
 
 /// An object tagged `"type": "Buffer"` (whatever its data).
-pub fn is_tagged(json: &Json) -> bool {
+pub fn is_tagged(json: &Json<'_>) -> bool {
     matches!(json.get("type"), Some(Json::Str(t)) if t == BUFFER_TAG)
 }
 

@@ -1,9 +1,11 @@
 //! `creds.json`: `%BaileysEx.Auth.State{}` <-> the explicit credentials object.
 
+use std::borrow::Cow;
+
 use super::additional_data;
 use super::buffer::{
     decode_buffer, decode_buffer_field, decode_optional_buffer, encode_buffer,
-    encode_optional_buffer,
+    encode_buffer_field, encode_optional_buffer,
 };
 use super::inspect::inspect;
 use super::json_safe;
@@ -19,17 +21,17 @@ use super::term::{
 use super::JsonError;
 use crate::value::Value;
 
-fn obj(entries: Vec<(&str, Json)>) -> Json {
+fn obj<'a>(entries: Vec<(&'static str, Json<'a>)>) -> Json<'a> {
     Json::object_last_wins(
         entries
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
+            .map(|(k, v)| (Cow::Borrowed(k), v))
             .collect(),
     )
 }
 
 /// `encode_key_pair/1`.
-pub fn encode_key_pair(value: &Value) -> Result<Json, JsonError> {
+pub fn encode_key_pair(value: &Value) -> Result<Json<'_>, JsonError> {
     if !matches!(value, Value::Map(_)) {
         return Err(no_clause("encode_key_pair/1"));
     }
@@ -46,7 +48,7 @@ pub fn encode_key_pair(value: &Value) -> Result<Json, JsonError> {
 }
 
 /// `encode_optional(value, &encode_key_pair/1)`.
-pub fn encode_optional_key_pair(value: Option<&Value>) -> Result<Json, JsonError> {
+pub fn encode_optional_key_pair(value: Option<&Value>) -> Result<Json<'_>, JsonError> {
     match value {
         None => Ok(Json::Null),
         Some(v) if v.is_nil() => Ok(Json::Null),
@@ -74,7 +76,7 @@ pub fn decode_optional_key_pair(json: Option<&Json>) -> Result<Value, JsonError>
     }
 }
 
-fn encode_account(account: &Value) -> Result<Json, JsonError> {
+fn encode_account(account: &Value) -> Result<Json<'_>, JsonError> {
     if struct_module(account) == Some(structs::ADV_SIGNED_DEVICE_IDENTITY) {
         return Ok(obj(vec![
             (
@@ -131,7 +133,7 @@ fn decode_account(json: &Json) -> Result<Value, JsonError> {
     }
 }
 
-fn encode_account_settings(settings: &Value) -> Result<Json, JsonError> {
+fn encode_account_settings(settings: &Value) -> Result<Json<'_>, JsonError> {
     if !matches!(settings, Value::Map(_)) {
         return Ok(obj(vec![
             ("default_disappearing_mode", Json::Null),
@@ -180,7 +182,7 @@ fn decode_me(json: &Json) -> Result<Value, JsonError> {
         Json::Object(entries) => {
             let mut out = Vec::with_capacity(entries.len());
             for (k, v) in entries {
-                let key = match k.as_str() {
+                let key = match k.as_ref() {
                     "id" => Value::atom("id"),
                     "name" => Value::atom("name"),
                     "lid" => Value::atom("lid"),
@@ -210,7 +212,7 @@ fn each_item<'a>(value: &'a Value, function: &str) -> Result<Vec<&'a Value>, Jso
     }
 }
 
-fn encode_addressing_mode(mode: Option<&Value>) -> Result<Json, JsonError> {
+fn encode_addressing_mode(mode: Option<&Value>) -> Result<Json<'static>, JsonError> {
     match mode {
         None => Ok(Json::Null),
         Some(v) if v.is_nil() => Ok(Json::Null),
@@ -223,7 +225,7 @@ fn encode_addressing_mode(mode: Option<&Value>) -> Result<Json, JsonError> {
     }
 }
 
-fn encode_message_key(key: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+fn encode_message_key<'v>(key: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     if !matches!(key, Value::Map(_)) {
         return Err(no_clause("encode_message_key/1"));
     }
@@ -249,12 +251,14 @@ fn encode_message_key(key: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
     ]))
 }
 
-fn encode_processed_history_message(entry: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+fn encode_processed_history_message<'v>(
+    entry: &'v Value,
+    raw: &mut Raw,
+) -> Result<Json<'v>, JsonError> {
     if !matches!(entry, Value::Map(_)) {
         return Err(no_clause("encode_processed_history_message/1"));
     }
-    let empty = Value::Map(Vec::new());
-    let key = encode_message_key(fetch_field(entry, "key").unwrap_or(&empty), raw)?;
+    let key = encode_message_key(fetch_field(entry, "key").unwrap_or(&EMPTY_MAP), raw)?;
     Ok(obj(vec![
         ("key", key),
         (
@@ -316,12 +320,13 @@ fn decode_processed_history_message(item: &Item<'_>) -> Result<Value, JsonError>
     ]))
 }
 
-fn encode_signal_identity(identity: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+static EMPTY_MAP: Value = Value::Map(Vec::new());
+
+fn encode_signal_identity<'v>(identity: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     if !matches!(identity, Value::Map(_)) {
         return Err(no_clause("encode_signal_identity/1"));
     }
-    let empty = Value::Map(Vec::new());
-    let identifier = fetch_field(identity, "identifier").unwrap_or(&empty);
+    let identifier = fetch_field(identity, "identifier").unwrap_or(&EMPTY_MAP);
     if !matches!(identifier, Value::Map(_)) {
         return Err(no_clause("fetch_map_value/3"));
     }
@@ -329,7 +334,7 @@ fn encode_signal_identity(identity: &Value, raw: &mut Raw) -> Result<Json, JsonE
         ("device_id", raw.field(fetch_field(identifier, "device_id"))),
         ("name", raw.field(fetch_field(identifier, "name"))),
     ]);
-    let key = encode_buffer(fetch_field(identity, "identifier_key").unwrap_or(&Value::nil()))?;
+    let key = encode_buffer_field(fetch_field(identity, "identifier_key"))?;
     Ok(obj(vec![
         ("identifier", identifier_json),
         ("identifier_key", key),
@@ -376,12 +381,11 @@ fn decode_signal_identity(item: &Item<'_>) -> Result<Value, JsonError> {
     }
 }
 
-fn encode_signed_key_pair(value: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+fn encode_signed_key_pair<'v>(value: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     if !matches!(value, Value::Map(_)) {
         return Err(no_clause("encode_signed_key_pair/1"));
     }
-    let empty = Value::Map(Vec::new());
-    let key_pair = encode_key_pair(fetch_field(value, "key_pair").unwrap_or(&empty))?;
+    let key_pair = encode_key_pair(fetch_field(value, "key_pair").unwrap_or(&EMPTY_MAP))?;
     let signature = encode_optional_buffer(fetch_field(value, "signature"))?;
     Ok(obj(vec![
         ("key_id", raw.field(fetch_field(value, "key_id"))),
@@ -405,7 +409,7 @@ fn decode_signed_key_pair(json: Option<&Json>) -> Result<Value, JsonError> {
 }
 
 /// `encode_credentials/1` after `validate_additional_data/1`.
-pub fn encode(state: &Value) -> Result<Json, JsonError> {
+pub fn encode(state: &Value) -> Result<Json<'_>, JsonError> {
     if struct_module(state) != Some(STATE) {
         return Err(JsonError::Unsupported(
             "no function clause matching in BaileysEx.Auth.FilePersistence.save_credentials/2"
@@ -420,7 +424,7 @@ pub fn encode(state: &Value) -> Result<Json, JsonError> {
 
     let field = |name: &str| dot_field(state, name);
     let mut raw = Raw::default();
-    let mut out: Vec<(&str, Json)> = Vec::with_capacity(STATE_FIELDS.len());
+    let mut out: Vec<(&'static str, Json<'_>)> = Vec::with_capacity(STATE_FIELDS.len());
 
     let account = field("account")?;
     out.push((

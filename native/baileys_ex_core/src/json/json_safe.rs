@@ -1,20 +1,22 @@
 //! The "json-safe" value rules (spec section 5), used for `me`,
 //! `additional_data`, tctoken fields and the free-form key types.
 
+use std::borrow::Cow;
+
 use super::buffer::{decode_buffer, encode_bytes, is_tagged};
 use super::inspect::{big_cmp, inspect, inspect_atom, is_printable};
 use super::limits::{MAX_JSON_DEPTH, MAX_VALUE_DEPTH};
-use super::syntax::Json;
+use super::syntax::{Entry, Json};
 use super::term::{binary_str, fold, not_iolist, plain_scalar, struct_module, Step};
 use super::JsonError;
 use crate::value::Value;
 
 /// `json_key/1`: atoms by name, UTF-8 binaries as they are.
-pub fn json_key(key: &Value) -> Result<String, JsonError> {
+pub fn json_key(key: &Value) -> Result<Cow<'_, str>, JsonError> {
     match key {
-        Value::Atom(a) => Ok(a.clone()),
+        Value::Atom(a) => Ok(Cow::Borrowed(a.as_str())),
         Value::Binary(b) => match std::str::from_utf8(b) {
-            Ok(s) => Ok(s.to_owned()),
+            Ok(s) => Ok(Cow::Borrowed(s)),
             Err(_) => Err(unsupported_key(key)),
         },
         other => Err(unsupported_key(other)),
@@ -28,16 +30,16 @@ fn unsupported_key(key: &Value) -> JsonError {
     ))
 }
 
-enum EncFin {
+enum EncFin<'v> {
     List,
     /// Keys of the entries whose values are the children; a key that could
     /// not be converted is raised after the values before it, matching the
     /// order in which the original evaluates `{json_key(k), encode(v)}`.
-    Map(Vec<String>, Option<JsonError>),
+    Map(Vec<Cow<'v, str>>, Option<JsonError>),
 }
 
 /// `encode_json_safe/1`.
-pub fn encode(value: &Value) -> Result<Json, JsonError> {
+pub fn encode(value: &Value) -> Result<Json<'_>, JsonError> {
     fold(
         value,
         MAX_VALUE_DEPTH,
@@ -50,7 +52,7 @@ pub fn encode(value: &Value) -> Result<Json, JsonError> {
                     Step::Leaf(super::term::number_json(node)?)
                 }
                 Value::Binary(bytes) => Step::Leaf(match std::str::from_utf8(bytes) {
-                    Ok(s) if is_printable(bytes) => Json::Str(s.to_owned()),
+                    Ok(s) if is_printable(bytes) => Json::str(s),
                     _ => encode_bytes(bytes),
                 }),
                 Value::List(items) => Step::Node {
@@ -105,7 +107,7 @@ pub fn encode(value: &Value) -> Result<Json, JsonError> {
 }
 
 /// `encode_optional(value, &encode_json_safe/1)`.
-pub fn encode_optional(value: Option<&Value>) -> Result<Json, JsonError> {
+pub fn encode_optional(value: Option<&Value>) -> Result<Json<'_>, JsonError> {
     match value {
         None => Ok(Json::Null),
         Some(v) => encode(v),
@@ -133,7 +135,7 @@ fn integer_key(key: &str) -> Option<String> {
 
 /// An object whose keys all parse as integers and whose values are all
 /// integers (a Uint8Array written by JSON.stringify) becomes a binary.
-fn numeric_byte_map(entries: &[(String, Json)]) -> Option<Result<Vec<u8>, JsonError>> {
+fn numeric_byte_map(entries: &[Entry<'_>]) -> Option<Result<Vec<u8>, JsonError>> {
     if entries.is_empty() {
         return None;
     }

@@ -1,12 +1,14 @@
 //! Per-type codecs of the key files, and the dispatch by key type.
 
-use super::buffer::{decode_buffer, encode_buffer, encode_bytes, is_tagged};
+use super::buffer::{decode_buffer, encode_buffer, encode_buffer_field, encode_bytes, is_tagged};
 use super::creds::{decode_key_pair, encode_key_pair};
 use super::inspect::inspect;
 use super::json_safe::{self, json_key};
 use super::legacy;
 use super::structs::{SENDER_KEY_RECORD, SESSION_RECORD};
-use super::syntax::Json;
+use std::borrow::Cow;
+
+use super::syntax::{Entry, Json};
 use super::term::{
     atom_map, binary_str, dedupe_last_wins, fetch_field, inspect_json, invalid_explicit, no_clause,
     plain, required, Raw,
@@ -14,7 +16,7 @@ use super::term::{
 use super::{sender_key, session, JsonError};
 use crate::value::Value;
 
-fn obj(entries: Vec<(String, Json)>) -> Json {
+fn obj(entries: Vec<Entry<'_>>) -> Json<'_> {
     Json::object_last_wins(entries)
 }
 
@@ -25,12 +27,12 @@ fn not_enumerable(value: &Value) -> JsonError {
     ))
 }
 
-fn encode_app_state_sync_key(value: &Value) -> Result<Json, JsonError> {
+fn encode_app_state_sync_key(value: &Value) -> Result<Json<'_>, JsonError> {
     match value {
         Value::Binary(bytes) => Ok(encode_bytes(bytes)),
         Value::Map(_) => Ok(obj(vec![(
-            "key_data".to_owned(),
-            encode_buffer(fetch_field(value, "key_data").unwrap_or(&Value::nil()))?,
+            Cow::Borrowed("key_data"),
+            encode_buffer_field(fetch_field(value, "key_data"))?,
         )])),
         _ => Err(no_clause("encode_app_state_sync_key/1")),
     }
@@ -53,13 +55,16 @@ fn decode_app_state_sync_key(json: &Json) -> Result<Value, JsonError> {
     }
 }
 
-fn encode_app_state_sync_version(value: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+fn encode_app_state_sync_version<'v>(
+    value: &'v Value,
+    raw: &mut Raw,
+) -> Result<Json<'v>, JsonError> {
     if !matches!(value, Value::Map(_)) {
         return Err(no_clause("encode_app_state_sync_version/1"));
     }
-    let hash = encode_buffer(fetch_field(value, "hash").unwrap_or(&Value::nil()))?;
-    let empty = Value::Map(Vec::new());
-    let pairs: Vec<(&Value, &Value)> = match fetch_field(value, "index_value_map").unwrap_or(&empty)
+    let hash = encode_buffer_field(fetch_field(value, "hash"))?;
+    static EMPTY: Value = Value::Map(Vec::new());
+    let pairs: Vec<(&Value, &Value)> = match fetch_field(value, "index_value_map").unwrap_or(&EMPTY)
     {
         m @ Value::Map(_) if m.struct_name().is_some() => return Err(not_enumerable(m)),
         Value::Map(entries) => entries.iter().map(|(k, v)| (k, v)).collect(),
@@ -81,14 +86,14 @@ fn encode_app_state_sync_version(value: &Value, raw: &mut Raw) -> Result<Json, J
         if !matches!(nested, Value::Map(_)) {
             return Err(no_clause("fetch_map_value/3"));
         }
-        let mac = encode_buffer(fetch_field(nested, "value_mac").unwrap_or(&Value::nil()))?;
-        index.push((key, obj(vec![("value_mac".to_owned(), mac)])));
+        let mac = encode_buffer_field(fetch_field(nested, "value_mac"))?;
+        index.push((key, obj(vec![(Cow::Borrowed("value_mac"), mac)])));
     }
     Ok(obj(vec![
-        ("hash".to_owned(), hash),
-        ("index_value_map".to_owned(), obj(index)),
+        (Cow::Borrowed("hash"), hash),
+        (Cow::Borrowed("index_value_map"), obj(index)),
         (
-            "version".to_owned(),
+            Cow::Borrowed("version"),
             raw.field(fetch_field(value, "version")),
         ),
     ]))
@@ -144,21 +149,21 @@ fn decode_app_state_sync_version(json: &Json) -> Result<Value, JsonError> {
     ]))
 }
 
-fn encode_tctoken(value: &Value) -> Result<Json, JsonError> {
+fn encode_tctoken(value: &Value) -> Result<Json<'_>, JsonError> {
     if !matches!(value, Value::Map(_)) {
         return Err(no_clause("encode_tctoken/1"));
     }
     Ok(obj(vec![
         (
-            "timestamp".to_owned(),
+            Cow::Borrowed("timestamp"),
             json_safe::encode_optional(fetch_field(value, "timestamp"))?,
         ),
         (
-            "token".to_owned(),
+            Cow::Borrowed("token"),
             json_safe::encode_optional(fetch_field(value, "token"))?,
         ),
         (
-            "senderTimestamp".to_owned(),
+            Cow::Borrowed("senderTimestamp"),
             json_safe::encode_optional(fetch_field(value, "sender_timestamp"))?,
         ),
     ]))
@@ -182,7 +187,7 @@ fn decode_tctoken(json: &Json) -> Result<Value, JsonError> {
     ]))
 }
 
-fn encode_identity_key(value: &Value) -> Result<Json, JsonError> {
+fn encode_identity_key(value: &Value) -> Result<Json<'_>, JsonError> {
     match value {
         Value::Binary(bytes) => Ok(encode_bytes(bytes)),
         Value::Map(_) if value.struct_name().is_some() => Err(not_enumerable(value)),
@@ -215,7 +220,7 @@ fn decode_identity_key(json: &Json) -> Result<Value, JsonError> {
 }
 
 /// `encode_key_data/2`.
-pub fn encode(key_type: &str, value: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+pub fn encode<'v>(key_type: &str, value: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     match key_type {
         "session" if value.struct_name() == Some(SESSION_RECORD) => session::encode(value, raw),
         "pre-key" => encode_key_pair(value),

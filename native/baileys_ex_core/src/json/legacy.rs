@@ -294,7 +294,7 @@ pub fn decode(json: &Json, ctx: &Context) -> Result<Value, JsonError> {
                 scalar => return Ok(Step::Leaf(plain_scalar(scalar))),
             };
             let tag = match node.get("__type__") {
-                Some(Json::Str(t)) => t.as_str(),
+                Some(Json::Str(t)) => t.as_ref(),
                 _ => "",
             };
             match (
@@ -398,7 +398,7 @@ pub fn decode(json: &Json, ctx: &Context) -> Result<Value, JsonError> {
     )
 }
 
-fn entries_step(list: &Json) -> Result<Step<'_, Json, Fin, Value>, JsonError> {
+fn entries_step<'a, 'j>(list: &'a Json<'j>) -> Result<Step<'a, Json<'j>, Fin, Value>, JsonError> {
     match list {
         Json::Array(items) => {
             let mut children = Vec::with_capacity(items.len() * 2);

@@ -5,6 +5,8 @@
 //! `cipher_key` with HKDF-SHA256 (info "WhisperGroup", 32 zero bytes of salt,
 //! 48 bytes of output: 16 of iv, then 32 of cipher key).
 
+use std::borrow::Cow;
+
 use hkdf::Hkdf;
 use sha2::Sha256;
 
@@ -48,11 +50,11 @@ pub fn sender_message_key(iteration: Value, seed: Vec<u8>) -> Value {
     )
 }
 
-fn obj(entries: Vec<(&str, Json)>) -> Json {
+fn obj<'a>(entries: Vec<(&'static str, Json<'a>)>) -> Json<'a> {
     Json::object_last_wins(
         entries
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
+            .map(|(k, v)| (Cow::Borrowed(k), v))
             .collect(),
     )
 }
@@ -69,7 +71,7 @@ fn list_items(value: &Value) -> Result<&[Value], JsonError> {
     }
 }
 
-fn encode_state(state: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+fn encode_state<'v>(state: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     if state.struct_name() != Some(SENDER_KEY_STATE) {
         return Err(no_clause("encode_sender_key_state/1"));
     }
@@ -104,7 +106,7 @@ fn encode_state(state: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
 }
 
 /// `encode_sender_key_record/1` of a `%SenderKeyRecord{}`.
-pub fn encode(record: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+pub fn encode<'v>(record: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     let states = dot_field(record, "sender_key_states")?;
     let mut out = Vec::new();
     for state in list_items(states)? {
@@ -114,7 +116,7 @@ pub fn encode(record: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
 }
 
 /// `get_in(state, ["sender_chain_key", key])`.
-fn chain_part<'a>(state: &'a Json, key: &str) -> Result<Option<&'a Json>, JsonError> {
+fn chain_part<'a, 'j>(state: &'a Json<'j>, key: &str) -> Result<Option<&'a Json<'j>>, JsonError> {
     match state.get("sender_chain_key") {
         None | Some(Json::Null) => Ok(None),
         Some(chain @ Json::Object(_)) => Ok(chain.get(key)),

@@ -7,9 +7,11 @@ use super::buffer::{
     encode_optional_buffer,
 };
 use super::creds::{decode_optional_key_pair, encode_optional_key_pair};
+use std::borrow::Cow;
+
 use super::inspect::inspect;
 use super::structs::SESSION_RECORD;
-use super::syntax::Json;
+use super::syntax::{int_text, Entry, Json};
 use super::term::{
     atom_map, dedupe_last_wins, dot_field, fetch_field, inspect_json, invalid_explicit,
     make_struct, no_clause, raw_get, required_object, Raw,
@@ -17,13 +19,16 @@ use super::term::{
 use super::JsonError;
 use crate::value::Value;
 
-fn obj(entries: Vec<(String, Json)>) -> Json {
+fn obj(entries: Vec<Entry<'_>>) -> Json<'_> {
     Json::object_last_wins(entries)
 }
 
-fn entry(k: &str, v: Json) -> (String, Json) {
-    (k.to_owned(), v)
+fn entry<'a>(k: &'static str, v: Json<'a>) -> Entry<'a> {
+    (Cow::Borrowed(k), v)
 }
+
+/// How one value of a binary-keyed map is encoded.
+type ValueEncoder = for<'v> fn(&'v Value, &mut Raw) -> Result<Json<'v>, JsonError>;
 
 static EMPTY: Value = Value::Map(Vec::new());
 
@@ -32,7 +37,7 @@ fn map_or_empty<'a>(map: &'a Value, key: &str) -> &'a Value {
     fetch_field(map, key).unwrap_or(&EMPTY)
 }
 
-fn encode_direction(value: Option<&Value>) -> Result<Json, JsonError> {
+fn encode_direction(value: Option<&Value>) -> Result<Json<'static>, JsonError> {
     match value {
         None => Ok(Json::Null),
         Some(v) if v.is_nil() => Ok(Json::Null),
@@ -58,11 +63,11 @@ fn decode_direction(json: Option<&Json>) -> Result<Value, JsonError> {
 }
 
 /// `encode_binary_keyed_map/2`: nil is an empty map.
-fn encode_binary_keyed(
-    map: &Value,
+fn encode_binary_keyed<'v>(
+    map: &'v Value,
     raw: &mut Raw,
-    value_encoder: fn(&Value, &mut Raw) -> Result<Json, JsonError>,
-) -> Result<Json, JsonError> {
+    value_encoder: ValueEncoder,
+) -> Result<Json<'v>, JsonError> {
     let entries = match map {
         v if v.is_nil() => return Ok(Json::Object(Vec::new())),
         Value::Map(entries) => entries,
@@ -75,7 +80,7 @@ fn encode_binary_keyed(
                 "no function clause matching in Base.encode64/2".to_owned(),
             ));
         };
-        out.push((encode64(bytes), value_encoder(v, raw)?));
+        out.push((Cow::Owned(encode64(bytes)), value_encoder(v, raw)?));
     }
     Ok(obj(out))
 }
@@ -96,8 +101,13 @@ fn decode_binary_keyed(
     Ok(Value::Map(dedupe_last_wins(out)))
 }
 
-/// `String.to_integer/1` (`:erlang.binary_to_integer/1`).
-fn string_to_integer(text: &str) -> Result<Value, JsonError> {
+/// `String.to_integer/1` (`:erlang.binary_to_integer/1`), and whether the
+/// text was already the integer's canonical decimal form (so that distinct
+/// texts of that kind are distinct integers).
+fn string_to_integer(text: &str) -> Result<(Value, bool), JsonError> {
+    if let Some(n) = canonical_small_integer(text) {
+        return Ok((Value::Integer(n), true));
+    }
     let (neg, digits) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -115,21 +125,44 @@ fn string_to_integer(text: &str) -> Result<Value, JsonError> {
         (true, false) => format!("-{trimmed}"),
         (false, false) => trimmed.to_owned(),
     };
-    Ok(match canonical.parse::<i64>() {
+    let exact = canonical == text;
+    let value = match canonical.parse::<i64>() {
         Ok(n) => Value::Integer(n),
         Err(_) => Value::BigInteger(canonical),
-    })
+    };
+    Ok((value, exact))
 }
 
-fn encode_message_keys(map: &Value) -> Result<Json, JsonError> {
+/// The value of `-?[1-9][0-9]{0,17}` or `0`, which always fits an `i64`.
+fn canonical_small_integer(text: &str) -> Option<i64> {
+    let (neg, digits) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    match digits {
+        [b'0'] if !neg => return Some(0),
+        [b'1'..=b'9', ..] if digits.len() <= 18 => {}
+        _ => return None,
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+    }
+    Some(if neg { -n } else { n })
+}
+
+fn encode_message_keys(map: &Value) -> Result<Json<'_>, JsonError> {
     let Value::Map(entries) = map else {
         return Err(no_clause("encode_integer_keyed_map/2"));
     };
     let mut out = Vec::with_capacity(entries.len());
     for (k, v) in entries {
         let key = match k {
-            Value::Integer(n) => n.to_string(),
-            Value::BigInteger(d) => d.clone(),
+            Value::Integer(n) => Cow::Owned(int_text(*n, &mut [0u8; 20]).to_owned()),
+            Value::BigInteger(d) => Cow::Borrowed(d.as_str()),
             _ => return Err(JsonError::Argument(
                 "errors were found at the given arguments:\n\n  * 1st argument: not an integer\n"
                     .to_owned(),
@@ -145,14 +178,20 @@ fn decode_message_keys(json: &Json) -> Result<Value, JsonError> {
         return Err(no_clause("decode_integer_keyed_map/2"));
     };
     let mut out = Vec::with_capacity(entries.len());
+    // Object keys are unique, so canonical integer texts cannot collide.
+    let mut all_canonical = true;
     for (k, v) in entries {
-        let key = string_to_integer(k)?;
+        let (key, canonical) = string_to_integer(k)?;
+        all_canonical &= canonical;
         out.push((key, Value::Binary(decode_buffer(v)?)));
+    }
+    if all_canonical {
+        return Ok(Value::Map(out));
     }
     Ok(Value::Map(dedupe_last_wins(out)))
 }
 
-fn encode_chain(chain: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+fn encode_chain<'v>(chain: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     if !matches!(chain, Value::Map(_)) {
         return Err(no_clause("encode_chain/1"));
     }
@@ -203,7 +242,7 @@ fn decode_chain(chain: &Json) -> Result<Value, JsonError> {
     ]))
 }
 
-fn encode_session(session: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+fn encode_session<'v>(session: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     if !matches!(session, Value::Map(_)) {
         return Err(no_clause("encode_session/1"));
     }
@@ -350,7 +389,7 @@ fn decode_session(session: &Json) -> Result<Value, JsonError> {
 }
 
 /// `encode_session_record/1` of a `%SessionRecord{}`.
-pub fn encode(record: &Value, raw: &mut Raw) -> Result<Json, JsonError> {
+pub fn encode<'v>(record: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     let sessions = encode_binary_keyed(dot_field(record, "sessions")?, raw, encode_session)?;
     Ok(obj(vec![entry("sessions", sessions)]))
 }

@@ -6,31 +6,51 @@
 //! wins. Objects come out with their keys sorted bytewise, the order in which
 //! the VM walks a small map of binary keys, so "first/last in map order"
 //! rules of the original can be applied to our trees directly.
+//!
+//! Strings and keys without escapes borrow from the document read (or from
+//! the term being encoded), which keeps a large file from turning into tens
+//! of thousands of small allocations.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use super::buffer::{encode64_into, BUFFER_TAG};
 use super::limits::{MAX_INPUT_BYTES, MAX_JSON_DEPTH, MAX_OUTPUT_BYTES};
 use super::JsonError;
 
-/// A parsed JSON document.
+/// An object member.
+pub type Entry<'a> = (Cow<'a, str>, Json<'a>);
+
+/// A parsed JSON document, or one about to be written.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     Null,
     Bool(bool),
     Int(i64),
     /// An integer outside `i64`, as canonical decimal digits with optional `-`.
     BigInt(String),
     Float(f64),
-    Str(String),
-    Array(Vec<Json>),
+    Str(Cow<'a, str>),
+    /// Baileys' Buffer object, `{"data":"<base64>","type":"Buffer"}`, of
+    /// these bytes. Only encoders build it, so that the base64 text goes
+    /// straight into the output; the reader returns the plain object.
+    Buffer(&'a [u8]),
+    Array(Vec<Json<'a>>),
     /// Unique keys, sorted bytewise.
-    Object(Vec<(String, Json)>),
+    Object(Vec<Entry<'a>>),
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// The value under `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Json> {
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
+            // Keys are unique, so a scan finds what a search would; on the
+            // small objects that dominate it compares lengths first.
+            Json::Object(entries) if entries.len() <= 8 => entries
+                .iter()
+                .find(|(k, _)| k.as_bytes() == key.as_bytes())
+                .map(|(_, v)| v),
             Json::Object(entries) => entries
                 .binary_search_by(|(k, _)| k.as_bytes().cmp(key.as_bytes()))
                 .ok()
@@ -43,31 +63,128 @@ impl Json {
         matches!(self, Json::Null)
     }
 
-    pub fn str(s: &str) -> Json {
-        Json::Str(s.to_owned())
+    pub fn str(s: &'a str) -> Json<'a> {
+        Json::Str(Cow::Borrowed(s))
     }
 
     /// An object from entries in any order; a repeated key keeps its LAST
     /// value (what `Map.new/2` does when the original builds a map).
-    pub fn object_last_wins(mut entries: Vec<(String, Json)>) -> Json {
-        // A stable sort keeps equal keys in insertion order.
-        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let mut out: Vec<(String, Json)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            match out.last_mut() {
-                Some(last) if last.0 == k => last.1 = v,
-                _ => out.push((k, v)),
-            }
+    pub fn object_last_wins(mut entries: Vec<Entry<'a>>) -> Json<'a> {
+        if !strictly_sorted(&entries) {
+            sort_by_key_bytes(&mut entries);
+            // Equal keys stay in insertion order; the one kept takes the
+            // value of the last.
+            entries.dedup_by(|later, earlier| {
+                if later.0 == earlier.0 {
+                    std::mem::swap(&mut later.1, &mut earlier.1);
+                    true
+                } else {
+                    false
+                }
+            });
         }
-        Json::Object(out)
+        Json::Object(entries)
     }
 
     /// An object from entries in any order; a repeated key keeps its FIRST
     /// value (what a reader of a document with repeated keys sees).
-    pub fn object_first_wins(mut entries: Vec<(String, Json)>) -> Json {
-        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+    pub fn object_first_wins(mut entries: Vec<Entry<'a>>) -> Json<'a> {
+        if !strictly_sorted(&entries) {
+            sort_by_key_bytes(&mut entries);
+            entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        }
         Json::Object(entries)
+    }
+
+    /// An array or object with something in it.
+    fn has_children(&self) -> bool {
+        match self {
+            Json::Array(items) => !items.is_empty(),
+            Json::Object(entries) => !entries.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// An array or object holding a non-empty array or object.
+    fn is_deep(&self) -> bool {
+        match self {
+            Json::Array(items) => items.iter().any(Json::has_children),
+            Json::Object(entries) => entries.iter().any(|(_, v)| v.has_children()),
+            _ => false,
+        }
+    }
+}
+
+/// Whether keys are already sorted and unique, as they are in what we write
+/// and in what the codecs list in order.
+fn strictly_sorted(entries: &[Entry<'_>]) -> bool {
+    entries
+        .windows(2)
+        .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes())
+}
+
+/// A stable sort by key bytes. Large objects (message-key maps) are ordered
+/// through their keys packed into integers, so that most comparisons never
+/// touch the strings.
+fn sort_by_key_bytes(entries: &mut [Entry<'_>]) {
+    if entries.len() <= 32 {
+        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        return;
+    }
+    // Each position paired with its key's sort word; the position also
+    // keeps equal keys in insertion order.
+    let mut order: Vec<(u64, usize)> = Vec::with_capacity(entries.len());
+    let mut all_short = true;
+    for (i, (k, _)) in entries.iter().enumerate() {
+        let key = k.as_bytes();
+        all_short &= key.len() <= 7;
+        order.push((key_word(key), i));
+    }
+    if all_short {
+        order.sort_unstable();
+    } else {
+        order.sort_unstable_by(|a, b| {
+            (a.0 >> 8)
+                .cmp(&(b.0 >> 8))
+                .then_with(|| entries[a.1].0.as_bytes().cmp(entries[b.1].0.as_bytes()))
+                .then(a.1.cmp(&b.1))
+        });
+    }
+    permute(entries, order.into_iter().map(|(_, i)| i).collect());
+}
+
+/// The first seven key bytes (zero-padded, big-endian) above the key's
+/// length, capped at 255. For keys of at most seven bytes this orders
+/// exactly as the bytes do; for longer keys the top 56 bits still order
+/// correctly wherever they differ.
+fn key_word(key: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let n = key.len().min(7);
+    word[..n].copy_from_slice(&key[..n]);
+    word[7] = u8::try_from(key.len()).unwrap_or(u8::MAX);
+    u64::from_be_bytes(word)
+}
+
+/// Rearranges `items` so that position `i` holds what was at `from[i]`
+/// (`from` is a permutation), in place, one cycle at a time.
+fn permute<T>(items: &mut [T], mut from: Vec<usize>) {
+    let done = usize::MAX;
+    for start in 0..from.len() {
+        let mut at = start;
+        // Invariant: `items[at]` holds the item that started the cycle.
+        while let Some(&next) = from.get(at) {
+            if next == done {
+                break;
+            }
+            from[at] = done;
+            if next == start {
+                break;
+            }
+            if next < items.len() {
+                items.swap(at, next);
+            }
+            at = next;
+        }
     }
 }
 
@@ -102,38 +219,89 @@ impl fmt::Display for SyntaxError {
     }
 }
 
-enum Frame {
-    Array(Vec<Json>),
-    Object {
-        entries: Vec<(String, Json)>,
-        key: Option<String>,
-    },
+/// Index of the first byte at or after `i` that a JSON string cannot hold
+/// as it is (a quote, a backslash or a control character), or the length.
+/// Eight bytes at a time: most strings we handle are long base64 runs.
+#[inline(always)]
+fn special_at(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = ONES * b'"' as u64;
+    const BACKSLASHES: u64 = ONES * b'\\' as u64;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let quote = w ^ QUOTES;
+        let backslash = w ^ BACKSLASHES;
+        // Each term has a high bit set exactly when some byte is zero
+        // (resp. below 0x20); borrows only run past a byte that matched.
+        let hits = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (w.wrapping_sub(ONES * 0x20) & !w);
+        if hits & HIGHS != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+enum Open<'a> {
+    /// Items from `start` of the shared item stack belong to this array.
+    Array { start: usize },
+    /// Entries from `start` of the shared entry stack belong to this object;
+    /// `key` names the value being read.
+    Object { start: usize, key: Cow<'a, str> },
 }
 
 /// Parses one JSON document (surrounding whitespace allowed).
-pub fn parse(bytes: &[u8]) -> Result<Json, JsonError> {
+pub fn parse(bytes: &[u8]) -> Result<Json<'_>, JsonError> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(JsonError::TooLarge);
     }
-    let mut stack = Vec::new();
-    let result = Parser { bytes, pos: 0 }.document(&mut stack);
-    for frame in stack {
-        match frame {
-            Frame::Array(items) => items.into_iter().for_each(dispose),
-            Frame::Object { entries, .. } => entries.into_iter().for_each(|(_, v)| dispose(v)),
-        }
-    }
+    let mut parser = Parser {
+        bytes,
+        // One check of the whole input lets every string borrow from it;
+        // without it each run is checked and errors are placed exactly.
+        text: std::str::from_utf8(bytes).ok(),
+        pos: 0,
+        open: Vec::new(),
+        items: Vec::new(),
+        entries: Vec::new(),
+    };
+    let result = parser.document();
+    parser.items.into_iter().for_each(dispose);
+    parser.entries.into_iter().for_each(|(_, v)| dispose(v));
     result
 }
 
-/// Tears a document down without recursion (the compiler's drop recurses
-/// once per nesting level).
-pub fn dispose(doc: Json) {
+/// Tears a document down without deep recursion (the compiler's drop
+/// recurses once per nesting level): nodes with grandchildren are taken
+/// apart here, and what is left drops at most two levels down.
+pub fn dispose(doc: Json<'_>) {
+    if !doc.is_deep() {
+        return;
+    }
     let mut stack = vec![doc];
-    while let Some(node) = stack.pop() {
-        match node {
-            Json::Array(items) => stack.extend(items),
-            Json::Object(entries) => stack.extend(entries.into_iter().map(|(_, v)| v)),
+    while let Some(mut node) = stack.pop() {
+        match &mut node {
+            Json::Array(items) => {
+                for item in items.iter_mut().filter(|item| item.is_deep()) {
+                    stack.push(std::mem::replace(item, Json::Null));
+                }
+            }
+            Json::Object(entries) => {
+                for (_, value) in entries.iter_mut().filter(|(_, value)| value.is_deep()) {
+                    stack.push(std::mem::replace(value, Json::Null));
+                }
+            }
             _ => {}
         }
     }
@@ -141,24 +309,35 @@ pub fn dispose(doc: Json) {
 
 struct Parser<'a> {
     bytes: &'a [u8],
+    /// The whole input, when it is valid UTF-8.
+    text: Option<&'a str>,
     pos: usize,
+    open: Vec<Open<'a>>,
+    /// Finished items of every open array, innermost last.
+    items: Vec<Json<'a>>,
+    /// Finished entries of every open object, innermost last.
+    entries: Vec<Entry<'a>>,
 }
 
 fn syntax(err: SyntaxError) -> JsonError {
     JsonError::Syntax(err)
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[cold]
+    #[inline(never)]
     fn end(&self) -> JsonError {
         syntax(SyntaxError::UnexpectedEnd {
             offset: self.bytes.len(),
         })
     }
 
+    #[cold]
+    #[inline(never)]
     fn invalid_here(&self) -> JsonError {
         match self.peek() {
             Some(byte) => syntax(SyntaxError::InvalidByte {
@@ -175,92 +354,91 @@ impl Parser<'_> {
         }
     }
 
-    fn document(mut self, stack: &mut Vec<Frame>) -> Result<Json, JsonError> {
+    fn document(&mut self) -> Result<Json<'a>, JsonError> {
         self.skip_ws();
-        // `value` holds a finished value that still has to be attached to the
-        // innermost open container (or returned, when none is open).
-        let mut value: Json;
         'outer: loop {
-            // Read the start of a value.
+            // Read a value, or open a container and read its first value.
             self.skip_ws();
-            match self.peek() {
+            // Each value is attached where it is built: carrying it through a
+            // shared variable would copy it through memory every time.
+            let root = match self.peek() {
                 None => return Err(self.end()),
                 Some(b'[') => {
                     self.pos += 1;
-                    if stack.len() >= MAX_JSON_DEPTH {
+                    if self.open.len() >= MAX_JSON_DEPTH {
                         return Err(JsonError::TooDeep);
                     }
                     self.skip_ws();
-                    if self.peek() == Some(b']') {
-                        self.pos += 1;
-                        value = Json::Array(Vec::new());
-                    } else {
-                        stack.push(Frame::Array(Vec::new()));
-                        continue 'outer;
-                    }
-                }
-                Some(b'{') => {
-                    self.pos += 1;
-                    if stack.len() >= MAX_JSON_DEPTH {
-                        return Err(JsonError::TooDeep);
-                    }
-                    self.skip_ws();
-                    if self.peek() == Some(b'}') {
-                        self.pos += 1;
-                        value = Json::Object(Vec::new());
-                    } else {
-                        let key = self.key()?;
-                        stack.push(Frame::Object {
-                            entries: Vec::new(),
-                            key: Some(key),
+                    if self.peek() != Some(b']') {
+                        self.open.push(Open::Array {
+                            start: self.items.len(),
                         });
                         continue 'outer;
                     }
+                    self.pos += 1;
+                    self.attach(Json::Array(Vec::new()))
                 }
-                Some(_) => value = self.scalar()?,
-            }
-            // Attach finished values and close containers as far as possible.
-            loop {
-                let Some(top) = stack.last_mut() else {
-                    let value_end = self.pos;
+                Some(b'{') => {
+                    self.pos += 1;
+                    if self.open.len() >= MAX_JSON_DEPTH {
+                        return Err(JsonError::TooDeep);
+                    }
                     self.skip_ws();
-                    if self.pos != self.bytes.len() {
-                        // Reported at the first byte after the value, even
-                        // when that is whitespace.
-                        return Err(syntax(SyntaxError::InvalidByte {
-                            offset: value_end,
-                            byte: self.bytes[value_end],
-                        }));
+                    if self.peek() != Some(b'}') {
+                        let key = self.key()?;
+                        self.open.push(Open::Object {
+                            start: self.entries.len(),
+                            key,
+                        });
+                        continue 'outer;
                     }
-                    return Ok(value);
-                };
-                match top {
-                    Frame::Array(items) => items.push(value),
-                    Frame::Object { entries, key } => {
-                        let k = key.take().unwrap_or_default();
-                        entries.push((k, value));
-                    }
+                    self.pos += 1;
+                    self.attach(Json::Object(Vec::new()))
                 }
+                Some(b'"') => {
+                    let text = self.string()?;
+                    self.attach(Json::Str(text))
+                }
+                Some(_) => {
+                    let value = self.scalar()?;
+                    self.attach(value)
+                }
+            };
+            if let Some(root) = root {
+                return self.finish(root);
+            }
+            // Separators, and closing containers as far as possible.
+            loop {
                 self.skip_ws();
-                match (self.peek(), stack.last_mut()) {
-                    (Some(b','), Some(Frame::Array(_))) => {
+                let in_array = matches!(self.open.last(), Some(Open::Array { .. }));
+                match (self.peek(), in_array) {
+                    (Some(b','), true) => {
                         self.pos += 1;
                         continue 'outer;
                     }
-                    (Some(b','), Some(Frame::Object { key, .. })) => {
+                    (Some(b','), false) => {
                         self.pos += 1;
                         self.skip_ws();
-                        *key = Some(self.key()?);
+                        let next = self.key()?;
+                        if let Some(Open::Object { key, .. }) = self.open.last_mut() {
+                            *key = next;
+                        }
                         continue 'outer;
                     }
-                    (Some(b']'), Some(Frame::Array(_)))
-                    | (Some(b'}'), Some(Frame::Object { .. })) => {
+                    (Some(b']'), true) | (Some(b'}'), false) => {
                         self.pos += 1;
-                        value = match stack.pop() {
-                            Some(Frame::Array(items)) => Json::Array(items),
-                            Some(Frame::Object { entries, .. }) => Json::object_first_wins(entries),
+                        let closed = match self.open.pop() {
+                            Some(Open::Array { start }) => {
+                                Json::Array(take_from(&mut self.items, start))
+                            }
+                            Some(Open::Object { start, .. }) => {
+                                Json::object_first_wins(take_from(&mut self.entries, start))
+                            }
                             None => return Err(self.end()),
                         };
+                        if let Some(root) = self.attach(closed) {
+                            return self.finish(root);
+                        }
                     }
                     _ => return Err(self.invalid_here()),
                 }
@@ -268,8 +446,42 @@ impl Parser<'_> {
         }
     }
 
+    /// Adds a finished value to the innermost open container; with none
+    /// open, it is the document, handed back.
+    #[inline(always)]
+    fn attach(&mut self, value: Json<'a>) -> Option<Json<'a>> {
+        match self.open.last_mut() {
+            None => Some(value),
+            Some(Open::Array { .. }) => {
+                self.items.push(value);
+                None
+            }
+            Some(Open::Object { key, .. }) => {
+                self.entries.push((std::mem::take(key), value));
+                None
+            }
+        }
+    }
+
+    /// The document, if nothing but whitespace follows it.
+    fn finish(&mut self, root: Json<'a>) -> Result<Json<'a>, JsonError> {
+        let value_end = self.pos;
+        self.skip_ws();
+        if self.pos != self.bytes.len() {
+            dispose(root);
+            // Reported at the first byte after the value, even when that is
+            // whitespace.
+            return Err(syntax(SyntaxError::InvalidByte {
+                offset: value_end,
+                byte: self.bytes[value_end],
+            }));
+        }
+        Ok(root)
+    }
+
     /// An object key and the colon after it.
-    fn key(&mut self) -> Result<String, JsonError> {
+    #[inline(always)]
+    fn key(&mut self) -> Result<Cow<'a, str>, JsonError> {
         if self.peek() != Some(b'"') {
             return Err(self.invalid_here());
         }
@@ -282,7 +494,7 @@ impl Parser<'_> {
         Ok(key)
     }
 
-    fn literal(&mut self, word: &[u8], value: Json) -> Result<Json, JsonError> {
+    fn literal(&mut self, word: &[u8], value: Json<'a>) -> Result<Json<'a>, JsonError> {
         let start = self.pos;
         if self.bytes[start..].starts_with(word) {
             self.pos += word.len();
@@ -299,7 +511,8 @@ impl Parser<'_> {
         }))
     }
 
-    fn scalar(&mut self) -> Result<Json, JsonError> {
+    #[inline(always)]
+    fn scalar(&mut self) -> Result<Json<'a>, JsonError> {
         match self.peek() {
             Some(b'"') => Ok(Json::Str(self.string()?)),
             Some(b't') => self.literal(b"true", Json::Bool(true)),
@@ -321,7 +534,8 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn number(&mut self) -> Result<Json, JsonError> {
+    #[inline(always)]
+    fn number(&mut self) -> Result<Json<'a>, JsonError> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -347,6 +561,23 @@ impl Parser<'_> {
             }
             self.digits()?;
         }
+        if !fraction && exponent_at.is_none() {
+            if let Some(n) = small_integer(&self.bytes[start..self.pos]) {
+                return Ok(Json::Int(n));
+            }
+        }
+        self.number_text(start, int_end, fraction, exponent_at)
+    }
+
+    /// A number that is not a small integer.
+    #[inline(never)]
+    fn number_text(
+        &self,
+        start: usize,
+        int_end: usize,
+        fraction: bool,
+        exponent_at: Option<usize>,
+    ) -> Result<Json<'a>, JsonError> {
         // The slice holds only ASCII digits, signs, '.', 'e' and 'E'.
         let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or("0");
         if !fraction && exponent_at.is_none() {
@@ -383,49 +614,76 @@ impl Parser<'_> {
         Some(n)
     }
 
-    fn string(&mut self) -> Result<String, JsonError> {
-        // Opening quote.
-        self.pos += 1;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let run_start = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
-            let run = &self.bytes[run_start..self.pos];
-            if let Err(e) = std::str::from_utf8(run) {
-                let lead = run_start + e.valid_up_to();
+    /// The text of `start..self.pos`, a run without quotes, backslashes or
+    /// control bytes, refused the way the VM refuses invalid UTF-8.
+    #[inline(always)]
+    fn run(&self, start: usize) -> Result<&'a str, JsonError> {
+        match self.text.and_then(|t| t.get(start..self.pos)) {
+            Some(run) => Ok(run),
+            None => self.checked_run(start),
+        }
+    }
+
+    #[inline(never)]
+    fn checked_run(&self, start: usize) -> Result<&'a str, JsonError> {
+        let bytes: &'a [u8] = self.bytes;
+        let run = &bytes[start..self.pos];
+        match std::str::from_utf8(run) {
+            Ok(run) => Ok(run),
+            Err(e) => {
+                let lead = start + e.valid_up_to();
                 // The VM names the first byte that cannot continue the
                 // sequence: the lead itself if it can never start one.
-                let offset = match (self.bytes[lead], e.error_len()) {
+                let offset = match (bytes[lead], e.error_len()) {
                     (0x80..=0xC1 | 0xF5..=0xFF, _) => lead,
                     (_, Some(n)) => lead + n,
                     // Cut short by a quote, backslash or control byte.
                     (_, None) => self.pos,
                 };
-                return match self.bytes.get(offset) {
+                match bytes.get(offset) {
                     Some(&byte) => Err(syntax(SyntaxError::InvalidByte { offset, byte })),
                     None => Err(self.end()),
-                };
+                }
             }
-            out.extend_from_slice(run);
+        }
+    }
+
+    // Inlined so that the result stays in registers: moving it through
+    // memory costs more than reading the string.
+    #[inline(always)]
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        // Opening quote.
+        self.pos += 1;
+        // Only a string with escapes needs its own buffer.
+        let mut out: Option<String> = None;
+        loop {
+            let run_start = self.pos;
+            self.pos = special_at(self.bytes, self.pos);
+            let run = self.run(run_start)?;
             match self.peek() {
                 None => return Err(self.end()),
                 Some(b'"') => {
                     self.pos += 1;
-                    // Every run was checked and escapes push whole chars.
-                    return String::from_utf8(out).map_err(|_| self.end());
+                    return Ok(match out {
+                        None => Cow::Borrowed(run),
+                        Some(mut text) => {
+                            text.push_str(run);
+                            Cow::Owned(text)
+                        }
+                    });
                 }
-                Some(b'\\') => self.escape(&mut out)?,
+                Some(b'\\') => {
+                    let text = out.get_or_insert_with(String::new);
+                    text.push_str(run);
+                    self.escape(text)?;
+                }
                 Some(_) => return Err(self.invalid_here()),
             }
         }
     }
 
-    fn escape(&mut self, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    #[inline(never)]
+    fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
         let start = self.pos;
         self.pos += 1;
         let Some(c) = self.peek() else {
@@ -433,22 +691,22 @@ impl Parser<'_> {
         };
         self.pos += 1;
         let simple = match c {
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            b'/' => Some(b'/'),
-            b'b' => Some(0x08),
-            b'f' => Some(0x0C),
-            b'n' => Some(b'\n'),
-            b'r' => Some(b'\r'),
-            b't' => Some(b'\t'),
+            b'"' => Some('"'),
+            b'\\' => Some('\\'),
+            b'/' => Some('/'),
+            b'b' => Some('\u{8}'),
+            b'f' => Some('\u{c}'),
+            b'n' => Some('\n'),
+            b'r' => Some('\r'),
+            b't' => Some('\t'),
             b'u' => None,
             _ => {
                 self.pos -= 1;
                 return Err(self.invalid_here());
             }
         };
-        if let Some(b) = simple {
-            out.push(b);
+        if let Some(ch) = simple {
+            out.push(ch);
             return Ok(());
         }
         let bad_sequence = |p: &Parser<'_>, len: usize| {
@@ -491,8 +749,7 @@ impl Parser<'_> {
         };
         match char::from_u32(code) {
             Some(ch) => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                out.push(ch);
                 Ok(())
             }
             None => Err(bad_sequence(self, 6)),
@@ -500,8 +757,36 @@ impl Parser<'_> {
     }
 }
 
+/// The items of `stack` from `start` on, moved into a vector of their own
+/// exact size (`split_off(0)` would hand over the whole stack buffer).
+fn take_from<T>(stack: &mut Vec<T>, start: usize) -> Vec<T> {
+    if start > 0 {
+        return stack.split_off(start);
+    }
+    let mut out = Vec::with_capacity(stack.len());
+    out.append(stack);
+    out
+}
+
+/// The value of validated JSON integer digits (`-?(0|[1-9][0-9]*)`) short
+/// enough that they always fit an `i64`.
+#[inline(always)]
+fn small_integer(digits: &[u8]) -> Option<i64> {
+    let (negative, digits) = match digits {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    if digits.len() > 18 {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0i64, |n, &d| n * 10 + i64::from(d.wrapping_sub(b'0')));
+    Some(if negative { -n } else { n })
+}
+
 /// An integer from validated JSON digits (`-?(0|[1-9][0-9]*)`).
-fn integer_from_digits(text: &str) -> Json {
+fn integer_from_digits(text: &str) -> Json<'static> {
     match text.parse::<i64>() {
         Ok(n) => Json::Int(n),
         Err(_) => Json::BigInt(text.to_owned()),
@@ -509,52 +794,80 @@ fn integer_from_digits(text: &str) -> Json {
 }
 
 /// Serialises a tree; keys are written in the order held.
-pub fn write(doc: &Json) -> Result<Vec<u8>, JsonError> {
-    enum Step<'a> {
-        Value(&'a Json),
-        Raw(&'static [u8]),
-        Key(&'a str),
+pub fn write(doc: &Json<'_>) -> Result<Vec<u8>, JsonError> {
+    write_sized(doc, 1024)
+}
+
+/// `write`, into a buffer first sized for `capacity` bytes.
+pub fn write_sized(doc: &Json<'_>, capacity: usize) -> Result<Vec<u8>, JsonError> {
+    enum Open<'b, 'a> {
+        Array(std::slice::Iter<'b, Json<'a>>),
+        Object(std::slice::Iter<'b, Entry<'a>>),
     }
-    let mut out: Vec<u8> = Vec::new();
-    let mut todo: Vec<Step<'_>> = vec![Step::Value(doc)];
-    while let Some(step) = todo.pop() {
-        if out.len() > MAX_OUTPUT_BYTES {
-            return Err(JsonError::TooLarge);
-        }
-        match step {
-            Step::Raw(bytes) => out.extend_from_slice(bytes),
-            Step::Key(key) => {
-                write_string(&mut out, key);
-                out.push(b':');
+    let mut out: Vec<u8> = Vec::with_capacity(capacity.min(MAX_OUTPUT_BYTES + 1));
+    // Open containers, each with whether it still has nothing written.
+    let mut open: Vec<(Open<'_, '_>, bool)> = Vec::new();
+    let mut next = Some(doc);
+    loop {
+        if let Some(value) = next.take() {
+            if out.len() > MAX_OUTPUT_BYTES {
+                return Err(JsonError::TooLarge);
             }
-            Step::Value(value) => match value {
+            match value {
                 Json::Null => out.extend_from_slice(b"null"),
                 Json::Bool(true) => out.extend_from_slice(b"true"),
                 Json::Bool(false) => out.extend_from_slice(b"false"),
-                Json::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                Json::Int(n) => write_int(&mut out, *n),
                 Json::BigInt(digits) => out.extend_from_slice(digits.as_bytes()),
                 Json::Float(f) => out.extend_from_slice(format_float(*f)?.as_bytes()),
                 Json::Str(s) => write_string(&mut out, s),
+                Json::Buffer(bytes) => {
+                    out.extend_from_slice(b"{\"data\":\"");
+                    encode64_into(bytes, &mut out)?;
+                    out.extend_from_slice(b"\",\"type\":\"");
+                    out.extend_from_slice(BUFFER_TAG.as_bytes());
+                    out.extend_from_slice(b"\"}");
+                }
                 Json::Array(items) => {
                     out.push(b'[');
-                    todo.push(Step::Raw(b"]"));
-                    for (i, item) in items.iter().enumerate().rev() {
-                        todo.push(Step::Value(item));
-                        if i > 0 {
-                            todo.push(Step::Raw(b","));
-                        }
-                    }
+                    open.push((Open::Array(items.iter()), true));
                 }
                 Json::Object(entries) => {
                     out.push(b'{');
-                    todo.push(Step::Raw(b"}"));
-                    for (i, (k, v)) in entries.iter().enumerate().rev() {
-                        todo.push(Step::Value(v));
-                        todo.push(Step::Key(k));
-                        if i > 0 {
-                            todo.push(Step::Raw(b","));
-                        }
+                    open.push((Open::Object(entries.iter()), true));
+                }
+            }
+        }
+        let Some((top, first)) = open.last_mut() else {
+            break;
+        };
+        match top {
+            Open::Array(items) => match items.next() {
+                Some(item) => {
+                    if !*first {
+                        out.push(b',');
                     }
+                    *first = false;
+                    next = Some(item);
+                }
+                None => {
+                    out.push(b']');
+                    open.pop();
+                }
+            },
+            Open::Object(entries) => match entries.next() {
+                Some((key, value)) => {
+                    if !*first {
+                        out.push(b',');
+                    }
+                    *first = false;
+                    write_string(&mut out, key);
+                    out.push(b':');
+                    next = Some(value);
+                }
+                None => {
+                    out.push(b'}');
+                    open.pop();
                 }
             },
         }
@@ -576,30 +889,63 @@ pub fn format_float(f: f64) -> Result<String, JsonError> {
     Ok(format!("{f:?}"))
 }
 
+/// Decimal text of an integer, appended.
+fn write_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(int_text(n, &mut buf).as_bytes());
+}
+
+/// Decimal text of an integer, formatted into `buf`.
+pub fn int_text(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    // Only ASCII digits and a sign were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut run_start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escaped: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0x08 => Some(b"\\b"),
-            0x0C => Some(b"\\f"),
-            0x00..=0x1F => None,
-            _ => continue,
+    loop {
+        let at = special_at(bytes, run_start);
+        out.extend_from_slice(bytes.get(run_start..at).unwrap_or_default());
+        let Some(&b) = bytes.get(at) else {
+            break;
         };
-        out.extend_from_slice(&bytes[run_start..i]);
-        match escaped {
-            Some(seq) => out.extend_from_slice(seq),
-            None => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0C => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xF)],
+            ]),
         }
-        run_start = i + 1;
+        run_start = at + 1;
     }
-    out.extend_from_slice(&bytes[run_start..]);
     out.push(b'"');
 }
 
@@ -728,7 +1074,8 @@ mod tests {
     fn writes_what_it_reads() {
         let text = br#"{"a":[1,-2.5,1e20,"q\"\\\n\u0001",true,false,null],"b":{}}"#;
         let doc = parse(text).unwrap();
-        let again = parse(&write(&doc).unwrap()).unwrap();
+        let written = write(&doc).unwrap();
+        let again = parse(&written).unwrap();
         assert_eq!(doc, again);
         assert_eq!(write(&Json::Float(1.0)).unwrap(), b"1.0");
     }

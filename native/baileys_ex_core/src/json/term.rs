@@ -1,10 +1,12 @@
 //! Walkers shared by the codecs: an iterative tree fold, plain JSON -> term
 //! conversion, the VM's generic `JSON.encode!` rules, and small accessors on `Value`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::inspect::{elixir_float, inspect};
 use super::limits::{MAX_JSON_DEPTH, MAX_OUTPUT_BYTES, MAX_VALUE_DEPTH};
+use super::buffer::{encode64, BUFFER_TAG};
 use super::syntax::{format_float, Json};
 use super::JsonError;
 use crate::value::{OpaqueKind, Value};
@@ -116,6 +118,10 @@ pub(crate) fn plain_scalar(json: &Json) -> Value {
         Json::BigInt(d) => Value::BigInteger(d.clone()),
         Json::Float(f) => Value::Float(*f),
         Json::Str(s) => binary_str(s),
+        Json::Buffer(bytes) => Value::Map(vec![
+            (binary_str("data"), binary_str(&encode64(bytes))),
+            (binary_str("type"), binary_str(BUFFER_TAG)),
+        ]),
         // Containers are handled by the callers' folds.
         Json::Array(_) | Json::Object(_) => Value::nil(),
     }
@@ -159,14 +165,30 @@ pub(crate) fn not_iolist() -> JsonError {
 /// Tears a term down without recursion. A term nested deeper than the
 /// stack allows would overflow it in the compiler's recursive drop.
 pub fn dispose(value: Value) {
+    fn nested(value: &Value) -> bool {
+        match value {
+            Value::List(items) | Value::Tuple(items) => !items.is_empty(),
+            Value::Map(entries) => !entries.is_empty(),
+            _ => false,
+        }
+    }
+    if !nested(&value) {
+        return;
+    }
     let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         match v {
-            Value::List(items) | Value::Tuple(items) => stack.extend(items),
+            Value::List(items) | Value::Tuple(items) => {
+                stack.extend(items.into_iter().filter(nested))
+            }
             Value::Map(entries) => {
                 for (k, v) in entries {
-                    stack.push(k);
-                    stack.push(v);
+                    if nested(&k) {
+                        stack.push(k);
+                    }
+                    if nested(&v) {
+                        stack.push(v);
+                    }
                 }
             }
             _ => {}
@@ -292,7 +314,7 @@ pub(crate) fn atom_map(fields: Vec<(&str, Value)>) -> Value {
 /// Map entries with repeated keys collapsed, the LAST one winning (what
 /// `Map.new/1` does with a list of pairs).
 pub(crate) fn dedupe_last_wins(entries: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
-    if entries.len() < 2 {
+    if entries.len() < 2 || keys_distinct(&entries) {
         return entries;
     }
     let mut index: HashMap<Vec<u8>, usize> = HashMap::with_capacity(entries.len());
@@ -309,6 +331,35 @@ pub(crate) fn dedupe_last_wins(entries: Vec<(Value, Value)>) -> Vec<(Value, Valu
         }
     }
     out.into_iter().flatten().collect()
+}
+
+/// Whether no two keys are equal, settled by sorting when every key is an
+/// integer or every key a binary (the maps the decoders build); `false`
+/// means "perhaps not".
+fn keys_distinct(entries: &[(Value, Value)]) -> bool {
+    let ints: Option<Vec<i64>> = entries
+        .iter()
+        .map(|(k, _)| match k {
+            Value::Integer(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    if let Some(mut ints) = ints {
+        ints.sort_unstable();
+        return ints.windows(2).all(|w| w[0] != w[1]);
+    }
+    let binaries: Option<Vec<&[u8]>> = entries
+        .iter()
+        .map(|(k, _)| match k {
+            Value::Binary(b) => Some(b.as_slice()),
+            _ => None,
+        })
+        .collect();
+    if let Some(mut binaries) = binaries {
+        binaries.sort_unstable();
+        return binaries.windows(2).all(|w| w[0] != w[1]);
+    }
+    false
 }
 
 /// An injective byte encoding of a term, for key comparison. Map entries are
@@ -382,7 +433,7 @@ fn canonical(value: &Value, out: &mut Vec<u8>, depth: usize) {
 }
 
 /// Text of a number term, checked.
-pub(crate) fn number_json(value: &Value) -> Result<Json, JsonError> {
+pub(crate) fn number_json(value: &Value) -> Result<Json<'static>, JsonError> {
     match value {
         Value::Integer(n) => Ok(Json::Int(*n)),
         Value::BigInteger(d) => {
@@ -421,9 +472,9 @@ fn protocol_error(value: &Value) -> JsonError {
     ))
 }
 
-fn utf8_string(bytes: &[u8]) -> Result<String, JsonError> {
-    String::from_utf8(bytes.to_vec()).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
+fn utf8_str(bytes: &[u8]) -> Result<&str, JsonError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
         JsonError::Unsupported(format!(
             "invalid byte {} in a JSON string",
             bytes.get(at).copied().unwrap_or(0)
@@ -458,7 +509,7 @@ fn chars_to_string(key: &Value) -> Result<String, JsonError> {
                             )))
                         }
                     },
-                    Value::Binary(b) => out.push_str(&utf8_string(b)?),
+                    Value::Binary(b) => out.push_str(utf8_str(b)?),
                     _ => {
                         return Err(JsonError::Unsupported(format!(
                             "cannot convert the given list to a string: {}",
@@ -479,7 +530,7 @@ fn chars_to_string(key: &Value) -> Result<String, JsonError> {
 /// What the VM's `JSON.encode!/1` makes of a term the codecs pass through
 /// untouched ("raw" fields such as `registration_id`). Tuples, structs,
 /// pids and invalid UTF-8 make the original raise outside its rescue.
-pub fn generic(value: &Value) -> Result<Json, JsonError> {
+pub fn generic(value: &Value) -> Result<Json<'_>, JsonError> {
     fold(
         value,
         MAX_VALUE_DEPTH,
@@ -489,12 +540,12 @@ pub fn generic(value: &Value) -> Result<Json, JsonError> {
                     "nil" => Json::Null,
                     "true" => Json::Bool(true),
                     "false" => Json::Bool(false),
-                    name => Json::Str(name.to_owned()),
+                    name => Json::str(name),
                 }),
                 Value::Integer(_) | Value::BigInteger(_) | Value::Float(_) => {
                     Step::Leaf(number_json(node)?)
                 }
-                Value::Binary(b) => Step::Leaf(Json::Str(utf8_string(b)?)),
+                Value::Binary(b) => Step::Leaf(Json::str(utf8_str(b)?)),
                 Value::List(items) => Step::Node {
                     children: items.iter().collect(),
                     finish: None,
@@ -503,9 +554,9 @@ pub fn generic(value: &Value) -> Result<Json, JsonError> {
                     let mut keys = Vec::with_capacity(entries.len());
                     for (k, _) in entries {
                         keys.push(match k {
-                            Value::Atom(a) => a.clone(),
-                            Value::Binary(b) => utf8_string(b)?,
-                            other => chars_to_string(other)?,
+                            Value::Atom(a) => Cow::Borrowed(a.as_str()),
+                            Value::Binary(b) => Cow::Borrowed(utf8_str(b)?),
+                            other => Cow::Owned(chars_to_string(other)?),
                         });
                     }
                     Step::Node {
@@ -516,7 +567,7 @@ pub fn generic(value: &Value) -> Result<Json, JsonError> {
                 other => return Err(protocol_error(other)),
             })
         },
-        |keys: Option<Vec<String>>, done| {
+        |keys: Option<Vec<Cow<'_, str>>>, done| {
             Ok(match keys {
                 None => Json::Array(done),
                 // The original writes repeated keys as is; readers keep the first.
@@ -536,7 +587,7 @@ pub(crate) struct Raw {
 
 impl Raw {
     /// A field passed through as is; absent is null.
-    pub(crate) fn field(&mut self, value: Option<&Value>) -> Json {
+    pub(crate) fn field<'v>(&mut self, value: Option<&'v Value>) -> Json<'v> {
         match value {
             None => Json::Null,
             Some(v) => self.value(v),
@@ -544,14 +595,14 @@ impl Raw {
     }
 
     /// A field passed through as is, with the default used when absent.
-    pub(crate) fn field_or(&mut self, value: Option<&Value>, default: Json) -> Json {
+    pub(crate) fn field_or<'v>(&mut self, value: Option<&'v Value>, default: Json<'v>) -> Json<'v> {
         match value {
             None => default,
             Some(v) => self.value(v),
         }
     }
 
-    pub(crate) fn value(&mut self, value: &Value) -> Json {
+    pub(crate) fn value<'v>(&mut self, value: &'v Value) -> Json<'v> {
         match generic(value) {
             Ok(json) => json,
             Err(e) => {
@@ -564,7 +615,7 @@ impl Raw {
     }
 
     /// The finished document, or the first raw field that failed.
-    pub(crate) fn finish(self, doc: Json) -> Result<Json, JsonError> {
+    pub(crate) fn finish<'v>(self, doc: Json<'v>) -> Result<Json<'v>, JsonError> {
         match self.deferred {
             Some(e) => Err(e),
             None => Ok(doc),
@@ -575,8 +626,8 @@ impl Raw {
 /// One item of `Enum.map/2` over a decoded JSON value: list elements, or the
 /// `{key, value}` tuples of an object.
 pub(crate) enum Item<'a> {
-    Json(&'a Json),
-    Pair(&'a str, &'a Json),
+    Json(&'a Json<'a>),
+    Pair(&'a str, &'a Json<'a>),
 }
 
 impl Item<'_> {
@@ -596,7 +647,7 @@ impl Item<'_> {
 
 /// `Enum.map/2` over a decoded value: lists and objects enumerate, anything
 /// else makes the original raise `Protocol.UndefinedError`.
-pub(crate) fn enumerate(json: &Json) -> Result<Vec<Item<'_>>, JsonError> {
+pub(crate) fn enumerate<'a>(json: &'a Json<'a>) -> Result<Vec<Item<'a>>, JsonError> {
     match json {
         Json::Array(items) => Ok(items.iter().map(Item::Json).collect()),
         Json::Object(entries) => Ok(entries.iter().map(|(k, v)| Item::Pair(k, v)).collect()),
@@ -608,7 +659,11 @@ pub(crate) fn enumerate(json: &Json) -> Result<Vec<Item<'_>>, JsonError> {
 }
 
 /// `required_json_field!/3`: present and not null.
-pub(crate) fn required<'a>(obj: &'a Json, key: &str, context: &str) -> Result<&'a Json, JsonError> {
+pub(crate) fn required<'a, 'j>(
+    obj: &'a Json<'j>,
+    key: &str,
+    context: &str,
+) -> Result<&'a Json<'j>, JsonError> {
     match obj.get(key) {
         Some(v) if !v.is_null() => Ok(v),
         _ => Err(invalid_explicit(&format!("{context}.{key}"), obj)),
@@ -616,11 +671,11 @@ pub(crate) fn required<'a>(obj: &'a Json, key: &str, context: &str) -> Result<&'
 }
 
 /// `required_json_map_field!/3`.
-pub(crate) fn required_object<'a>(
-    obj: &'a Json,
+pub(crate) fn required_object<'a, 'j>(
+    obj: &'a Json<'j>,
     key: &str,
     context: &str,
-) -> Result<&'a Json, JsonError> {
+) -> Result<&'a Json<'j>, JsonError> {
     let v = required(obj, key, context)?;
     match v {
         Json::Object(_) => Ok(v),
