@@ -20,6 +20,7 @@ use crate::locks::LockTable;
 use crate::manifest::Manifest;
 
 static PROCESS_START: OnceLock<SystemTime> = OnceLock::new();
+const TIMESTAMP_MARGIN: std::time::Duration = std::time::Duration::from_millis(50);
 /// One `Directory` per backend and path, shared by every call in the process.
 type Registry = Mutex<HashMap<(BackendKind, PathBuf), Arc<Directory>>>;
 
@@ -172,7 +173,10 @@ fn remove_orphan_temp_files(fs: &dyn Fs, dir: &Path) {
         }
         use std::os::unix::ffi::OsStrExt;
         let path = dir.join(std::ffi::OsStr::from_bytes(&entry.name));
-        if fs.modified(&path).is_ok_and(|m| m < start) {
+        // File times come from a coarse kernel clock that can lag the
+        // precise one by milliseconds: the margin keeps a temp file made
+        // just after start from looking older than the process.
+        if fs.modified(&path).is_ok_and(|m| m + TIMESTAMP_MARGIN < start) {
             removed |= fs.remove_file(&path).is_ok();
         }
     }

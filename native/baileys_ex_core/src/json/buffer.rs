@@ -27,17 +27,18 @@ pub fn encode64(bytes: &[u8]) -> String {
     ELIXIR_BASE64.encode(bytes)
 }
 
-/// `Base.encode64/1`, appended to `out`.
+/// `Base.encode64/1`, appended to `out` without an intermediate string.
 pub fn encode64_into(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), JsonError> {
     let start = out.len();
-    let len = base64::encoded_len(bytes.len(), true).ok_or(JsonError::TooLarge)?;
-    out.resize(start + len, 0);
+    // Only a length past `usize` has no room; the engine then fills exactly
+    // the space made for it.
+    let end = base64::encoded_len(bytes.len(), true)
+        .and_then(|len| start.checked_add(len))
+        .ok_or(JsonError::TooLarge)?;
+    out.resize(end, 0);
     match ELIXIR_BASE64.encode_slice(bytes, &mut out[start..]) {
         Ok(_) => Ok(()),
-        Err(_) => {
-            out.truncate(start);
-            Err(JsonError::TooLarge)
-        }
+        Err(_) => Err(JsonError::TooLarge),
     }
 }
 
@@ -58,26 +59,26 @@ const INVALID: u8 = 0xFF;
 /// two `=`) the way `ELIXIR_BASE64` does, without its general machinery;
 /// `None` for anything else, which the engine then judges.
 fn decode64_well_formed(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let Some((body, last)) = text.split_last_chunk::<4>() else {
         return Some(Vec::new());
     };
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    for quad in body.chunks_exact(4) {
+    out.resize(body.len() / 4 * 3, 0);
+    let mut bad = 0u8;
+    for (triple, quad) in out.chunks_exact_mut(3).zip(body.chunks_exact(4)) {
         let mut n: u32 = 0;
-        let mut bad = 0u8;
         for &c in quad {
             let v = SYMBOLS[usize::from(c)];
             bad |= v;
             n = n << 6 | u32::from(v);
         }
-        if bad & 0x80 != 0 {
-            return None;
-        }
-        let [_, b0, b1, b2] = n.to_be_bytes();
-        out.extend_from_slice(&[b0, b1, b2]);
+        triple.copy_from_slice(&n.to_be_bytes()[1..]);
+    }
+    if bad & 0x80 != 0 {
+        return None;
     }
     let [c0, c1, c2, c3] = *last;
     let (v0, v1) = (SYMBOLS[usize::from(c0)], SYMBOLS[usize::from(c1)]);
@@ -115,6 +116,7 @@ pub fn decode64(text: &str) -> Result<Vec<u8>, JsonError> {
     })
 }
 
+/// A binary as a Buffer object.
 pub fn encode_bytes(bytes: &[u8]) -> Json<'_> {
     Json::Buffer(bytes)
 }
@@ -156,6 +158,14 @@ pub fn is_list_buffer(json: &Json) -> bool {
 
 /// `decode_buffer/1`.
 pub fn decode_buffer(json: &Json) -> Result<Vec<u8>, JsonError> {
+    // What we and Baileys write, matched at once.
+    if let Json::Object(entries) = json {
+        if let [(data, Json::Str(text)), (tag, Json::Str(name))] = entries.as_slice() {
+            if data == "data" && tag == "type" && name == BUFFER_TAG {
+                return decode64(text);
+            }
+        }
+    }
     if is_tagged(json) {
         match json.get("data") {
             Some(Json::Str(text)) => return decode64(text),

@@ -4,8 +4,8 @@ use std::borrow::Cow;
 
 use super::additional_data;
 use super::buffer::{
-    decode_buffer, decode_buffer_field, decode_optional_buffer, encode_buffer,
-    encode_buffer_field, encode_optional_buffer,
+    decode_buffer, decode_buffer_field, decode_optional_buffer, encode_buffer, encode_buffer_field,
+    encode_optional_buffer,
 };
 use super::inspect::inspect;
 use super::json_safe;
@@ -20,6 +20,8 @@ use super::term::{
 };
 use super::JsonError;
 use crate::value::Value;
+
+static EMPTY_MAP: Value = Value::Map(Vec::new());
 
 fn obj<'a>(entries: Vec<(&'static str, Json<'a>)>) -> Json<'a> {
     Json::object_last_wins(
@@ -319,8 +321,6 @@ fn decode_processed_history_message(item: &Item<'_>) -> Result<Value, JsonError>
         ("message_timestamp", raw_get(entry, "message_timestamp")),
     ]))
 }
-
-static EMPTY_MAP: Value = Value::Map(Vec::new());
 
 fn encode_signal_identity<'v>(identity: &'v Value, raw: &mut Raw) -> Result<Json<'v>, JsonError> {
     if !matches!(identity, Value::Map(_)) {

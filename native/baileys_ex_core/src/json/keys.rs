@@ -1,13 +1,13 @@
 //! Per-type codecs of the key files, and the dispatch by key type.
 
+use std::borrow::Cow;
+
 use super::buffer::{decode_buffer, encode_buffer, encode_buffer_field, encode_bytes, is_tagged};
 use super::creds::{decode_key_pair, encode_key_pair};
 use super::inspect::inspect;
 use super::json_safe::{self, json_key};
 use super::legacy;
 use super::structs::{SENDER_KEY_RECORD, SESSION_RECORD};
-use std::borrow::Cow;
-
 use super::syntax::{Entry, Json};
 use super::term::{
     atom_map, binary_str, dedupe_last_wins, fetch_field, inspect_json, invalid_explicit, no_clause,
@@ -15,6 +15,8 @@ use super::term::{
 };
 use super::{sender_key, session, JsonError};
 use crate::value::Value;
+
+static EMPTY_MAP: Value = Value::Map(Vec::new());
 
 fn obj(entries: Vec<Entry<'_>>) -> Json<'_> {
     Json::object_last_wins(entries)
@@ -63,23 +65,22 @@ fn encode_app_state_sync_version<'v>(
         return Err(no_clause("encode_app_state_sync_version/1"));
     }
     let hash = encode_buffer_field(fetch_field(value, "hash"))?;
-    static EMPTY: Value = Value::Map(Vec::new());
-    let pairs: Vec<(&Value, &Value)> = match fetch_field(value, "index_value_map").unwrap_or(&EMPTY)
-    {
-        m @ Value::Map(_) if m.struct_name().is_some() => return Err(not_enumerable(m)),
-        Value::Map(entries) => entries.iter().map(|(k, v)| (k, v)).collect(),
-        Value::List(items) => {
-            let mut pairs = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    Value::Tuple(kv) if kv.len() == 2 => pairs.push((&kv[0], &kv[1])),
-                    _ => return Err(no_clause("encode_app_state_sync_version/1 (Map.new)")),
+    let pairs: Vec<(&Value, &Value)> =
+        match fetch_field(value, "index_value_map").unwrap_or(&EMPTY_MAP) {
+            m @ Value::Map(_) if m.struct_name().is_some() => return Err(not_enumerable(m)),
+            Value::Map(entries) => entries.iter().map(|(k, v)| (k, v)).collect(),
+            Value::List(items) => {
+                let mut pairs = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::Tuple(kv) if kv.len() == 2 => pairs.push((&kv[0], &kv[1])),
+                        _ => return Err(no_clause("encode_app_state_sync_version/1 (Map.new)")),
+                    }
                 }
+                pairs
             }
-            pairs
-        }
-        other => return Err(not_enumerable(other)),
-    };
+            other => return Err(not_enumerable(other)),
+        };
     let mut index = Vec::with_capacity(pairs.len());
     for (k, nested) in pairs {
         let key = json_key(k)?;

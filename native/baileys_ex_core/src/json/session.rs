@@ -2,13 +2,13 @@
 //! Binary map keys are written as base64 strings, message-key indexes as
 //! decimal strings, and the chain direction enum as `"sending"`/`"receiving"`.
 
+use std::borrow::Cow;
+
 use super::buffer::{
     decode64, decode_buffer, decode_optional_buffer, encode64, encode_buffer,
     encode_optional_buffer,
 };
 use super::creds::{decode_optional_key_pair, encode_optional_key_pair};
-use std::borrow::Cow;
-
 use super::inspect::inspect;
 use super::structs::SESSION_RECORD;
 use super::syntax::{int_text, Entry, Json};

@@ -118,9 +118,14 @@ impl<'a> Json<'a> {
 /// Whether keys are already sorted and unique, as they are in what we write
 /// and in what the codecs list in order.
 fn strictly_sorted(entries: &[Entry<'_>]) -> bool {
-    entries
-        .windows(2)
-        .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes())
+    entries.windows(2).all(|w| {
+        let (a, b) = (w[0].0.as_bytes(), w[1].0.as_bytes());
+        // Most neighbours differ in their first byte.
+        match (a.first(), b.first()) {
+            (Some(x), Some(y)) if x != y => x < y,
+            _ => a < b,
+        }
+    })
 }
 
 /// A stable sort by key bytes. Large objects (message-key maps) are ordered
@@ -234,13 +239,15 @@ fn special_at(bytes: &[u8], mut i: usize) -> usize {
         let w = u64::from_le_bytes(word);
         let quote = w ^ QUOTES;
         let backslash = w ^ BACKSLASHES;
-        // Each term has a high bit set exactly when some byte is zero
-        // (resp. below 0x20); borrows only run past a byte that matched.
-        let hits = (quote.wrapping_sub(ONES) & !quote)
+        // A byte's high bit is set in a term when that byte is zero (a
+        // quote or backslash once XORed) or below 0x20. A borrow can only
+        // mark bytes above one that matched, so the lowest mark is exact.
+        let hits = ((quote.wrapping_sub(ONES) & !quote)
             | (backslash.wrapping_sub(ONES) & !backslash)
-            | (w.wrapping_sub(ONES * 0x20) & !w);
-        if hits & HIGHS != 0 {
-            break;
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGHS;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -253,12 +260,12 @@ fn special_at(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-enum Open<'a> {
+enum Open {
     /// Items from `start` of the shared item stack belong to this array.
     Array { start: usize },
     /// Entries from `start` of the shared entry stack belong to this object;
-    /// `key` names the value being read.
-    Object { start: usize, key: Cow<'a, str> },
+    /// the last one waits for the value being read.
+    Object { start: usize },
 }
 
 /// Parses one JSON document (surrounding whitespace allowed).
@@ -312,7 +319,7 @@ struct Parser<'a> {
     /// The whole input, when it is valid UTF-8.
     text: Option<&'a str>,
     pos: usize,
-    open: Vec<Open<'a>>,
+    open: Vec<Open>,
     /// Finished items of every open array, innermost last.
     items: Vec<Json<'a>>,
     /// Finished entries of every open object, innermost last.
@@ -385,11 +392,10 @@ impl<'a> Parser<'a> {
                     }
                     self.skip_ws();
                     if self.peek() != Some(b'}') {
+                        let start = self.entries.len();
                         let key = self.key()?;
-                        self.open.push(Open::Object {
-                            start: self.entries.len(),
-                            key,
-                        });
+                        self.entries.push((key, Json::Null));
+                        self.open.push(Open::Object { start });
                         continue 'outer;
                     }
                     self.pos += 1;
@@ -419,10 +425,8 @@ impl<'a> Parser<'a> {
                     (Some(b','), false) => {
                         self.pos += 1;
                         self.skip_ws();
-                        let next = self.key()?;
-                        if let Some(Open::Object { key, .. }) = self.open.last_mut() {
-                            *key = next;
-                        }
+                        let key = self.key()?;
+                        self.entries.push((key, Json::Null));
                         continue 'outer;
                     }
                     (Some(b']'), true) | (Some(b'}'), false) => {
@@ -431,7 +435,7 @@ impl<'a> Parser<'a> {
                             Some(Open::Array { start }) => {
                                 Json::Array(take_from(&mut self.items, start))
                             }
-                            Some(Open::Object { start, .. }) => {
+                            Some(Open::Object { start }) => {
                                 Json::object_first_wins(take_from(&mut self.entries, start))
                             }
                             None => return Err(self.end()),
@@ -450,14 +454,16 @@ impl<'a> Parser<'a> {
     /// open, it is the document, handed back.
     #[inline(always)]
     fn attach(&mut self, value: Json<'a>) -> Option<Json<'a>> {
-        match self.open.last_mut() {
+        match self.open.last() {
             None => Some(value),
             Some(Open::Array { .. }) => {
                 self.items.push(value);
                 None
             }
-            Some(Open::Object { key, .. }) => {
-                self.entries.push((std::mem::take(key), value));
+            Some(Open::Object { .. }) => {
+                if let Some((_, slot)) = self.entries.last_mut() {
+                    *slot = value;
+                }
                 None
             }
         }
@@ -795,16 +801,11 @@ fn integer_from_digits(text: &str) -> Json<'static> {
 
 /// Serialises a tree; keys are written in the order held.
 pub fn write(doc: &Json<'_>) -> Result<Vec<u8>, JsonError> {
-    write_sized(doc, 1024)
-}
-
-/// `write`, into a buffer first sized for `capacity` bytes.
-pub fn write_sized(doc: &Json<'_>, capacity: usize) -> Result<Vec<u8>, JsonError> {
     enum Open<'b, 'a> {
         Array(std::slice::Iter<'b, Json<'a>>),
         Object(std::slice::Iter<'b, Entry<'a>>),
     }
-    let mut out: Vec<u8> = Vec::with_capacity(capacity.min(MAX_OUTPUT_BYTES + 1));
+    let mut out: Vec<u8> = Vec::with_capacity(1024);
     // Open containers, each with whether it still has nothing written.
     let mut open: Vec<(Open<'_, '_>, bool)> = Vec::new();
     let mut next = Some(doc);

@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use super::buffer::{encode64, BUFFER_TAG};
 use super::inspect::{elixir_float, inspect};
 use super::limits::{MAX_JSON_DEPTH, MAX_OUTPUT_BYTES, MAX_VALUE_DEPTH};
-use super::buffer::{encode64, BUFFER_TAG};
 use super::syntax::{format_float, Json};
 use super::JsonError;
 use crate::value::{OpaqueKind, Value};
