@@ -176,7 +176,10 @@ fn remove_orphan_temp_files(fs: &dyn Fs, dir: &Path) {
         // File times come from a coarse kernel clock that can lag the
         // precise one by milliseconds: the margin keeps a temp file made
         // just after start from looking older than the process.
-        if fs.modified(&path).is_ok_and(|m| m + TIMESTAMP_MARGIN < start) {
+        if fs
+            .modified(&path)
+            .is_ok_and(|m| m + TIMESTAMP_MARGIN < start)
+        {
             removed |= fs.remove_file(&path).is_ok();
         }
     }
