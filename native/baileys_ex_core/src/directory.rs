@@ -20,7 +20,6 @@ use crate::locks::LockTable;
 use crate::manifest::Manifest;
 
 static PROCESS_START: OnceLock<SystemTime> = OnceLock::new();
-const TIMESTAMP_MARGIN: std::time::Duration = std::time::Duration::from_millis(50);
 /// One `Directory` per backend and path, shared by every call in the process.
 type Registry = Mutex<HashMap<(BackendKind, PathBuf), Arc<Directory>>>;
 
@@ -29,11 +28,28 @@ static REGISTRY: OnceLock<Registry> = OnceLock::new();
 /// Records when this process began using the library; temp files older than
 /// that cannot belong to a write still in flight here.
 pub fn mark_process_start() {
-    PROCESS_START.get_or_init(SystemTime::now);
+    PROCESS_START.get_or_init(coarse_now);
 }
 
 fn process_start() -> SystemTime {
-    *PROCESS_START.get_or_init(SystemTime::now)
+    *PROCESS_START.get_or_init(coarse_now)
+}
+
+/// The clock file timestamps come from. The kernel stamps files with a
+/// coarse clock that can lag the precise one by a tick; measured on the
+/// precise clock, a temp file made just after start could look older than
+/// the process and be removed while its write is in flight.
+fn coarse_now() -> SystemTime {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if rc != 0 || ts.tv_sec < 0 {
+        return SystemTime::now();
+    }
+    SystemTime::UNIX_EPOCH + std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// What the manifest held when last read, keyed by its exact bytes.
@@ -159,8 +175,10 @@ pub fn open(fs: &dyn Fs, spec: &'static BackendSpec, dir: &Path) -> Arc<Director
 }
 
 /// Temp files left by a crash are never read as data, but they pile up.
-/// Only those older than this process are removed: a younger one may belong
-/// to a write in flight.
+/// One is an orphan when the process that wrote it is gone: our own temp
+/// names end in the writer's pid, so a dead pid settles it at once; for any
+/// other temp name (the original's) only a file older than this process can
+/// no longer be in flight.
 fn remove_orphan_temp_files(fs: &dyn Fs, dir: &Path) {
     let Ok(entries) = fs.list_dir(dir) else {
         return;
@@ -168,24 +186,47 @@ fn remove_orphan_temp_files(fs: &dyn Fs, dir: &Path) {
     let start = process_start();
     let mut removed = false;
     for entry in entries {
-        if !entry.name.windows(5).any(|w| w == b".tmp-") {
+        let Some(suffix) = temp_suffix(&entry.name) else {
             continue;
-        }
+        };
         use std::os::unix::ffi::OsStrExt;
         let path = dir.join(std::ffi::OsStr::from_bytes(&entry.name));
-        // File times come from a coarse kernel clock that can lag the
-        // precise one by milliseconds: the margin keeps a temp file made
-        // just after start from looking older than the process.
-        if fs
-            .modified(&path)
-            .is_ok_and(|m| m + TIMESTAMP_MARGIN < start)
-        {
+        let orphan = match writer_pid(suffix) {
+            Some(pid) if pid == std::process::id() => false,
+            Some(pid) if !process_alive(pid) => true,
+            _ => fs.modified(&path).is_ok_and(|m| m < start),
+        };
+        if orphan {
             removed |= fs.remove_file(&path).is_ok();
         }
     }
     if removed {
         let _ = fs.sync_dir(dir);
     }
+}
+
+fn temp_suffix(name: &[u8]) -> Option<&[u8]> {
+    let at = name.windows(5).rposition(|w| w == b".tmp-")?;
+    Some(&name[at + 5..])
+}
+
+/// The pid in the last seven digits of one of our temp suffixes
+/// (`crate::atomic::temp_path`), if the suffix has that shape.
+fn writer_pid(suffix: &[u8]) -> Option<u32> {
+    if suffix.len() < 8 || !suffix.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let digits = std::str::from_utf8(&suffix[suffix.len() - 7..]).ok()?;
+    digits.parse().ok().filter(|pid| *pid > 0)
+}
+
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return true;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]
@@ -226,6 +267,27 @@ mod tests {
         );
         assert!(young.exists(), "a temp file that may be in flight stays");
         assert!(data.exists(), "data files are never touched");
+    }
+
+    #[test]
+    fn temp_files_of_dead_writers_are_orphans_at_once() {
+        mark_process_start();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        // pid 4194304 is above Linux's pid limit: never a live process.
+        let dead = dir.join("pre-key-1.etf.tmp-74194304");
+        let mine = dir.join(format!("pre-key-2.etf.tmp-9{:07}", std::process::id()));
+        for path in [&dead, &mine] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        open(&RealFs, &ETF, dir);
+        assert!(!dead.exists(), "a dead writer's temp file is removed");
+        assert!(
+            mine.exists(),
+            "this process's own temp files may be in flight"
+        );
+        assert_eq!(writer_pid(b"12"), None);
+        assert_eq!(writer_pid(b"10000042"), Some(42));
     }
 
     #[test]
