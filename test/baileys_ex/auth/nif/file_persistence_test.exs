@@ -9,7 +9,6 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
   alias BaileysEx.Protocol.Proto.ADVSignedDeviceIdentity
   alias BaileysEx.Signal.SessionRecord
 
-  @app :baileys_ex_nif_persistence
   @manifest ".baileys_ex_file_persistence.json"
 
   # A real Signal base key: not valid UTF-8, so it can only live in JSON as base64.
@@ -1458,39 +1457,11 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     end
   end
 
-  # A copy of this application's ebin holding only the modules compiled from
-  # lib/ (no stand-ins, no test support), laid out as `<app>/ebin` next to a
-  # link to the real priv/ so that the NIF library is found as usual.
   defp lib_only_ebin(tmp_dir) do
-    source_ebin = @app |> :code.lib_dir() |> to_string() |> Path.join("ebin")
-    lib_root = Path.join(File.cwd!(), "lib")
-    app_dir = Path.join([tmp_dir, "fresh_vm", Atom.to_string(@app)])
-    ebin = Path.join(app_dir, "ebin")
-    File.mkdir_p!(ebin)
-
-    for name <- File.ls!(source_ebin) do
-      path = Path.join(source_ebin, name)
-
-      keep? =
-        String.ends_with?(name, ".app") or
-          (String.ends_with?(name, ".beam") and compiled_from?(path, lib_root))
-
-      if keep?, do: File.cp!(path, Path.join(ebin, name))
-    end
-
-    priv = @app |> :code.priv_dir() |> to_string()
-    File.ln_s!(priv, Path.join(app_dir, "priv"))
+    ebin = BaileysEx.Auth.NIF.Test.FreshVM.lib_only_ebin(tmp_dir)
     assert File.exists?(Path.join(ebin, "Elixir.BaileysEx.Auth.NIF.FilePersistence.beam"))
     refute File.exists?(Path.join(ebin, "Elixir.BaileysEx.Auth.State.beam"))
     ebin
-  end
-
-  defp compiled_from?(beam_path, lib_root) do
-    {:ok, {_module, [compile_info: info]}} =
-      :beam_lib.chunks(String.to_charlist(beam_path), [:compile_info])
-
-    source = info |> Keyword.get(:source, ~c"") |> to_string() |> Path.expand()
-    String.starts_with?(source, lib_root <> "/")
   end
 end
 
