@@ -11,5 +11,6 @@ pub mod json;
 pub mod layout;
 pub mod locks;
 pub mod manifest;
+pub mod offload;
 pub mod store;
 pub mod value;

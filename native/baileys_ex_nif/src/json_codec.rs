@@ -6,39 +6,74 @@
 
 use baileys_ex_core::etf::{self, EtfError};
 use baileys_ex_core::json::{self, JsonError, SyntaxError};
+use baileys_ex_core::offload;
 use rustler::{Encoder, Env, Term};
 
 use crate::atoms;
 use crate::codec::Slot;
 use crate::error::{argument_error, binary};
-use crate::term::value_to_term;
+use crate::term::decode_whole;
 
 pub fn encode<'a>(env: Env<'a>, slot: Slot, term: Term<'a>) -> Result<Vec<u8>, Term<'a>> {
     let bytes = term.to_binary();
-    let value = etf::decode_value(bytes.as_slice()).map_err(|err| etf_reason(env, &err))?;
-    let result = match slot {
-        Slot::Credentials => json::encode_credentials(&value),
-        Slot::Key(key_type) => json::encode_key(key_type, &value),
-    };
-    json::dispose(value);
-    result.map_err(|err| json_reason(env, &err))
+    let etf_bytes = bytes.as_slice();
+    let encoded = offload::run(etf_bytes.len(), || {
+        let value = etf::decode_value(etf_bytes).map_err(Failure::Etf)?;
+        let result = match slot {
+            Slot::Credentials => json::encode_credentials(&value),
+            Slot::Key(key_type) => json::encode_key(key_type, &value),
+        };
+        json::dispose(value);
+        result.map_err(Failure::Json)
+    });
+    encoded.map_err(|failure| failure.reason(env))
 }
+
+/// Why codec work failed, carried back from the helper thread as plain data.
+enum Failure {
+    Etf(EtfError),
+    Json(JsonError),
+    NoTerm,
+}
+
+impl Failure {
+    fn reason<'a>(&self, env: Env<'a>) -> Term<'a> {
+        match self {
+            Failure::Etf(err) => etf_reason(env, err),
+            Failure::Json(err) => json_reason(env, err),
+            Failure::NoTerm => argument_error(env, NO_TERM_MESSAGE),
+        }
+    }
+}
+
+const NO_TERM_MESSAGE: &str = "decoded JSON names an atom this VM does not have";
 
 /// A document holding JSON `null` decodes to `nil`, which the callers treat
 /// as absent, as the original does.
 pub fn decode<'a>(env: Env<'a>, slot: Slot, bytes: &[u8]) -> Result<Term<'a>, Term<'a>> {
-    let decoded = match slot {
-        Slot::Credentials => json::decode_credentials(bytes),
-        Slot::Key(key_type) => json::decode_key(key_type, bytes),
-    };
-    let value = match decoded {
-        Ok(value) => value,
-        Err(JsonError::Null) => return Ok(atoms::nil().encode(env)),
-        Err(err) => return Err(json_reason(env, &err)),
-    };
-    let term = value_to_term(env, &value);
-    json::dispose(value);
-    term.ok_or_else(|| argument_error(env, "decoded JSON names an atom this VM does not have"))
+    // The helper turns JSON into the external term format; only the VM's
+    // safe decoder, which needs this thread's env, runs here.
+    let external = offload::run(bytes.len(), || {
+        let decoded = match slot {
+            Slot::Credentials => json::decode_credentials(bytes),
+            Slot::Key(key_type) => json::decode_key(key_type, bytes),
+        };
+        let value = match decoded {
+            Ok(value) => value,
+            Err(JsonError::Null) => return Ok(None),
+            Err(err) => return Err(Failure::Json(err)),
+        };
+        let external = etf::encode_value(&value).map_err(|_| Failure::NoTerm);
+        json::dispose(value);
+        external.map(Some)
+    });
+    match external {
+        Ok(None) => Ok(atoms::nil().encode(env)),
+        Ok(Some(external)) => {
+            decode_whole(env, &external).ok_or_else(|| argument_error(env, NO_TERM_MESSAGE))
+        }
+        Err(failure) => Err(failure.reason(env)),
+    }
 }
 
 fn etf_reason<'a>(env: Env<'a>, err: &EtfError) -> Term<'a> {

@@ -23,7 +23,8 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SchedulerProbe do
           nif_long_schedules: [term()],
           saves: non_neg_integer(),
           loads: non_neg_integer(),
-          megabytes: non_neg_integer()
+          megabytes: non_neg_integer(),
+          cpu_bound_threads: pos_integer()
         }
 
   @doc """
@@ -68,7 +69,10 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SchedulerProbe do
         nif_long_schedules: Enum.filter(events, &nif_event?/1),
         saves: work |> Enum.map(&elem(&1, 0)) |> Enum.sum(),
         loads: work |> Enum.map(&elem(&1, 1)) |> Enum.sum(),
-        megabytes: div(Enum.sum(Enum.map(values, &:erlang.external_size/1)), 1_000_000)
+        megabytes: div(Enum.sum(Enum.map(values, &:erlang.external_size/1)), 1_000_000),
+        cpu_bound_threads:
+          :erlang.system_info(:schedulers_online) +
+            :erlang.system_info(:dirty_cpu_schedulers_online)
       }
     after
       restore(previous)

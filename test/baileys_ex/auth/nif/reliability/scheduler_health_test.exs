@@ -5,12 +5,15 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
   on one, and a ticker process sleeping 1 ms is never late by more than
   20 ms.
 
-  The ticker also measures the operating system: eight CPU-bound dirty
-  threads on a machine with fewer cores delay the scheduler threads'
-  wake-ups however well the VM behaves. The 20 ms bound is therefore
-  asserted where dirty work cannot starve the schedulers (enough cores, or
-  a VM whose dirty IO schedulers leave a core free: `+S 1 +SDio 1`), and
-  only reported elsewhere.
+  The ticker also measures the operating system. The threads that can be
+  busy on CPU at once are the VM's normal and dirty CPU schedulers: the
+  NIF's disk calls mostly wait in `fsync`, and JSON codec work on a large
+  value runs at a lower OS priority. Where the machine has fewer cores than
+  those threads (the default VM on two cores runs two of each, all at one
+  priority), the OS makes a waking scheduler wait its turn however well
+  the VM behaves. The 20 ms bound is therefore asserted where there is a
+  core for each of them (`+S 1`, `+S 1 +SDio 1`, or enough cores) and only
+  reported elsewhere.
 
   Not async: the system monitor is VM-wide, and timing is measured alone.
   """
@@ -36,7 +39,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
         )
 
       schedulers = :erlang.system_info(:schedulers_online)
-      check(report, backend, "#{schedulers} schedulers", room_for?(schedulers, @writers))
+      check(report, backend, "#{schedulers} schedulers")
       File.rm_rf!(dir)
     end
   end
@@ -46,17 +49,17 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
     for backend <- Backend.all() do
       dir = Path.join(tmp_dir, Atom.to_string(backend.name))
       report = probe_in_vm(backend, dir, "+S 1 +SDio 1", @duration_ms)
-      check(report, backend, "+S 1 +SDio 1", room_for?(1, 1))
+      check(report, backend, "+S 1 +SDio 1")
       File.rm_rf!(dir)
     end
   end
 
   @tag :tmp_dir
-  test "large writes never run on the only scheduler of a +S 1 VM", %{tmp_dir: tmp_dir} do
+  test "the only scheduler of a +S 1 VM is never late by 20 ms", %{tmp_dir: tmp_dir} do
     for backend <- Backend.all() do
       dir = Path.join(tmp_dir, Atom.to_string(backend.name))
       report = probe_in_vm(backend, dir, "+S 1", @duration_ms)
-      check(report, backend, "+S 1", room_for?(1, @writers))
+      check(report, backend, "+S 1")
       File.rm_rf!(dir)
     end
   end
@@ -68,11 +71,11 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
       dir = Path.join(tmp_dir, Atom.to_string(backend.name))
       report = SchedulerProbe.run(backend: backend, dir: dir, writers: 16, duration_ms: 30_000)
       schedulers = :erlang.system_info(:schedulers_online)
-      check(report, backend, "#{schedulers} schedulers, 16 writers", room_for?(schedulers, 16))
+      check(report, backend, "#{schedulers} schedulers, 16 writers")
 
       for flags <- ["+S 1 +SDio 1", "+S 1"] do
         report = probe_in_vm(backend, "#{dir}-#{flags}", flags, 30_000)
-        check(report, backend, flags, room_for?(1, if(flags =~ "SDio", do: 1, else: @writers)))
+        check(report, backend, flags)
         File.rm_rf!("#{dir}-#{flags}")
       end
 
@@ -80,10 +83,10 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
     end
   end
 
-  # Whether the machine has a core for every scheduler and every writer's
-  # dirty thread, so that the operating system need not delay the ticker.
-  defp room_for?(schedulers, dirty_threads) do
-    :erlang.system_info(:logical_processors_available) >= schedulers + dirty_threads
+  # Whether the machine has a core for every thread that can be busy on CPU
+  # at normal priority, so that the operating system need not delay the ticker.
+  defp room_for?(report) do
+    :erlang.system_info(:logical_processors_available) >= report.cpu_bound_threads
   end
 
   defp probe_in_vm(backend, dir, flags, duration) do
@@ -102,14 +105,15 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
     report
   end
 
-  defp check(report, backend, config, room?) do
+  defp check(report, backend, config) do
+    room? = room_for?(report)
     cores = :erlang.system_info(:logical_processors_available)
     # A busy machine delays even an idle ticker; then only a bound is asserted.
     quiet? = report.control_max_gap_ms <= 10
 
     note =
       cond do
-        not room? -> " (not asserted: fewer cores than busy threads)"
+        not room? -> " (not asserted: #{report.cpu_bound_threads} CPU-bound VM threads)"
         not quiet? -> " (machine busy: at most 1% of ticks asserted)"
         true -> ""
       end
