@@ -106,7 +106,8 @@ defmodule BaileysEx.Auth.NIF.Bench.Replay do
         run: fn _i, op -> execute(impl, dir, op) end
       }
     end)
-    |> Timing.interleave(count: tuple_size(ops), warmup: 0)
+    # A day is thousands of calls: larger blocks keep the write-backs few.
+    |> Timing.interleave(count: tuple_size(ops), warmup: 0, block: 100)
   end
 
   # Values are built untimed, right before their call.

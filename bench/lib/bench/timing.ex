@@ -4,11 +4,19 @@ defmodule BaileysEx.Auth.NIF.Bench.Timing do
   `:erlang.monotonic_time/0`, interleaved runs of several implementations,
   and summary statistics (median, p90, p99).
 
-  Implementations are run interleaved, one call each per round, so that slow
-  drift of the machine (page cache, disk writeback, CPU frequency) falls on
-  all of them alike. The order inside a round alternates (A B, B A, ...) so
-  that neither implementation always runs right after the other.
+  Implementations are run interleaved, a block of calls each per round, so
+  that slow drift of the machine (page cache, disk writeback, CPU frequency)
+  falls on all of them alike. The order inside a round alternates (A B,
+  B A, ...) so that neither implementation always runs right after the
+  other. Before each block the page cache is written back, untimed: an
+  implementation that leaves data unsynced (the JSON original never fsyncs
+  its data files) then pays for its own writes, in its own later fsyncs as
+  it would running alone, and never in the other implementation's.
   """
+
+  # Calls per implementation between switches: enough that an implementation
+  # pays for its own deferred writes, few enough that drift still cancels.
+  @block 10
 
   @typedoc "One implementation taking part in an interleaved run."
   @type contender :: %{
@@ -49,42 +57,60 @@ defmodule BaileysEx.Auth.NIF.Bench.Timing do
   Runs the contenders interleaved and returns `%{id => [microseconds]}` in
   call order.
 
-  Round `i` calls, for each contender, `setup.(i)` (untimed; defaults to
-  `nil`) and then `run.(i, setup_result)` (timed). Options:
+  Every contender makes the same calls, indexed `0, 1, 2, ...`; call `i` is
+  `setup.(i)` (untimed; defaults to `nil`) and then `run.(i, setup_result)`
+  (timed). Options:
 
-    * `:warmup` - untimed rounds first (default 1); their indexes come
+    * `:warmup` - untimed calls first (default 1); their indexes come
       before the timed ones, so ids derived from the index stay unique;
-    * `:count` - exactly this many timed rounds; otherwise
-    * `:min`, `:max`, `:budget_ms` - at least `:min` rounds, then more
-      until `:max` rounds or until `:budget_ms` of wall time has passed.
+    * `:count` - exactly this many timed calls; otherwise
+    * `:min`, `:max`, `:budget_ms` - at least `:min` calls, then more
+      until `:max` calls or until `:budget_ms` of wall time has passed;
+    * `:block` - calls per contender per round (default #{@block});
+    * `:drain` - run untimed before each block (default: write back the
+      page cache with `sync`).
   """
   @spec interleave([contender()], keyword()) :: %{term() => [float()]}
   def interleave(contenders, opts) when is_list(contenders) do
     warmup = Keyword.get(opts, :warmup, 1)
-    {min, max} = bounds(opts)
+    block = Keyword.get(opts, :block, @block)
+    drain = Keyword.get(opts, :drain, &write_back/0)
+    {at_least, at_most} = bounds(opts)
     budget_ms = Keyword.get(opts, :budget_ms, :infinity)
 
-    for i <- 0..(warmup - 1)//1, do: run_round(contenders, i)
+    if warmup > 0, do: run_round(contenders, 0..(warmup - 1), 0, drain)
 
     :erlang.garbage_collect()
     started = now_ms()
     empty = Map.new(contenders, &{&1.id, []})
 
-    warmup
+    0
     |> Stream.iterate(&(&1 + 1))
-    |> Enum.reduce_while({empty, 0}, fn i, {acc, done} ->
-      if done < min or (done < max and within_budget?(started, budget_ms)) do
-        timings = run_round(contenders, i)
+    |> Enum.reduce_while({empty, 0}, fn round, {acc, done} ->
+      if done < at_least or (done < at_most and within_budget?(started, budget_ms)) do
+        first = warmup + done
+        size = min(block, at_most - done)
+        timings = run_round(contenders, first..(first + size - 1), round, drain)
 
         {:cont,
          {Enum.reduce(timings, acc, fn {id, us}, a -> Map.update!(a, id, &[us | &1]) end),
-          done + 1}}
+          done + size}}
       else
         {:halt, {acc, done}}
       end
     end)
     |> elem(0)
     |> Map.new(fn {id, samples} -> {id, Enum.reverse(samples)} end)
+  end
+
+  @doc """
+  Writes every dirty page of the machine back to disk (`sync`), so that the
+  next timed call starts with no one else's writes pending.
+  """
+  @spec write_back() :: :ok
+  def write_back do
+    {_, 0} = System.cmd("sync", [])
+    :ok
   end
 
   defp bounds(opts) do
@@ -97,13 +123,17 @@ defmodule BaileysEx.Auth.NIF.Bench.Timing do
   defp within_budget?(_started, :infinity), do: true
   defp within_budget?(started, budget_ms), do: now_ms() - started < budget_ms
 
-  defp run_round(contenders, i) do
-    ordered = if rem(i, 2) == 0, do: contenders, else: Enum.reverse(contenders)
+  defp run_round(contenders, indexes, round, drain) do
+    ordered = if rem(round, 2) == 0, do: contenders, else: Enum.reverse(contenders)
 
-    Enum.map(ordered, fn contender ->
-      prepared = if setup = Map.get(contender, :setup), do: setup.(i), else: nil
-      {us, _result} = time_us(fn -> contender.run.(i, prepared) end)
-      {contender.id, us}
+    Enum.flat_map(ordered, fn contender ->
+      drain.()
+
+      Enum.map(indexes, fn i ->
+        prepared = if setup = Map.get(contender, :setup), do: setup.(i), else: nil
+        {us, _result} = time_us(fn -> contender.run.(i, prepared) end)
+        {contender.id, us}
+      end)
     end)
   end
 
