@@ -53,6 +53,12 @@ pub fn atomic_write(
 }
 
 fn write_temp(fs: &dyn Fs, temp: &Path, data: &[u8], sync_file: bool) -> io::Result<()> {
+    // Copying megabytes into the page cache and queueing them for the disk is
+    // CPU work too; see `offload` for why it runs below the VM's priority.
+    crate::offload::run(data.len(), || write_and_sync(fs, temp, data, sync_file))
+}
+
+fn write_and_sync(fs: &dyn Fs, temp: &Path, data: &[u8], sync_file: bool) -> io::Result<()> {
     let mut file = fs.create_exclusive(temp)?;
     fs.write_all(&mut file, data)?;
     if sync_file {

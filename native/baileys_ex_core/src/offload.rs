@@ -1,13 +1,17 @@
-//! Where the JSON codec works on a large value.
+//! Where work on a large value runs: JSON codec passes, and writing a
+//! large file.
 //!
-//! The VM starts one dirty CPU scheduler per core, at the same OS priority
-//! as its normal schedulers. A few multi-megabyte JSON saves can then keep
-//! every core busy, and a normal scheduler that wakes up (a timer, a
-//! message) waits its turn behind them. Codec passes over a large value
-//! therefore run on a short-lived helper thread with a raised nice value
-//! while the dirty scheduler sleeps until it is done: the OS runs the normal
-//! schedulers first, and the helper takes the rest of the machine. Helpers
-//! get bytes and return bytes; terms stay on the scheduler thread.
+//! The VM starts one dirty CPU scheduler per core and ten dirty IO
+//! schedulers, all at the same OS priority as its normal schedulers. A few
+//! multi-megabyte saves can then keep every core busy (codec passes on the
+//! dirty CPU schedulers; on the dirty IO ones the kernel copying the bytes
+//! into the page cache and queueing them for the disk), and a normal
+//! scheduler that wakes up (a timer, a message) waits its turn behind them.
+//! Work on a large value therefore runs on a short-lived helper thread with a
+//! raised nice value while the dirty scheduler sleeps until it is done: the
+//! OS runs the normal schedulers first, and the helper takes the rest of the
+//! machine. Helpers get bytes and paths and return bytes or an I/O result;
+//! terms stay on the scheduler thread.
 
 use std::panic::resume_unwind;
 use std::thread;
@@ -19,7 +23,7 @@ pub const OFFLOAD_BYTES: usize = 512 * 1024;
 /// Nice 10 weighs about a tenth of a normal thread: it yields to the VM's
 /// schedulers on a busy machine and still progresses.
 #[cfg(target_os = "linux")]
-const HELPER_NICE: libc::c_int = 10;
+const HELPER_NICE: libc::c_int = 19;
 
 /// Runs `job` here when `size` is small, else on a low-priority helper
 /// thread, waiting for it. If no thread can be started the job runs here.

@@ -8,9 +8,14 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SchedulerProbe do
   `:erlang.system_monitor/2` reports every process that ran more than 20 ms
   without yielding. A NIF that did its work on a normal scheduler would
   show up in both.
+
+  Each sleep that comes back more than 20 ms late is explained by
+  `OsSampler` (Linux): how much of it the scheduler thread ran, waited for
+  a CPU, or slept while the whole machine was stopped. Only the last is not
+  the VM's doing (`vm_gaps_over_threshold` leaves those out).
   """
 
-  alias BaileysEx.Auth.NIF.Test.Reliability.Backend
+  alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, OsSampler}
 
   @threshold_ms 20
 
@@ -19,6 +24,8 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SchedulerProbe do
           control_max_gap_ms: float(),
           max_gap_ms: float(),
           gaps_over_threshold: non_neg_integer(),
+          late: [OsSampler.attribution()],
+          vm_gaps_over_threshold: non_neg_integer(),
           long_schedules: [term()],
           nif_long_schedules: [term()],
           saves: non_neg_integer(),
@@ -47,28 +54,38 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SchedulerProbe do
     control_gap = control_gap()
     collector = spawn_link(fn -> collect([]) end)
     previous = :erlang.system_monitor(collector, [{:long_schedule, @threshold_ms}])
+    sampler_file = dir <> ".os-samples"
+    File.mkdir_p!(Path.dirname(sampler_file))
+    sampler = OsSampler.start(sampler_file, duration + 1_000)
     deadline = System.monotonic_time(:millisecond) + duration
 
     try do
-      ticker = Task.async(fn -> tick(deadline, 0, 0, 0) end)
+      ticker = Task.async(fn -> tick(deadline, 0, 0, []) end)
 
       workers =
         for {value, w} <- Enum.with_index(values, 1) do
           Task.async(fn -> write(backend, dir, "large-#{w}", value, deadline, 0, 0) end)
         end
 
-      {ticks, max_gap_native, over} = Task.await(ticker, :infinity)
+      {ticks, max_gap_native, late} = Task.await(ticker, :infinity)
       work = Task.await_many(workers, :infinity)
       send(collector, {:report, self()})
       events = receive(do: ({:events, events} -> events))
       # And again afterwards: a machine that got busy during the run shows here.
       control_gap = max(control_gap, control_gap())
+      attributed = OsSampler.attribute(OsSampler.finish(sampler, sampler_file), late)
 
       %{
         ticks: ticks,
         control_max_gap_ms: System.convert_time_unit(control_gap, :native, :microsecond) / 1000,
         max_gap_ms: System.convert_time_unit(max_gap_native, :native, :microsecond) / 1000,
-        gaps_over_threshold: over,
+        gaps_over_threshold: length(late),
+        late: attributed,
+        vm_gaps_over_threshold:
+          if(attributed == [] and late != [],
+            do: length(late),
+            else: Enum.count(attributed, &(&1.vm_ms > @threshold_ms))
+          ),
         long_schedules: events,
         nif_long_schedules: Enum.filter(events, &nif_event?/1),
         saves: work |> Enum.map(&elem(&1, 0)) |> Enum.sum(),
@@ -84,7 +101,7 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SchedulerProbe do
   end
 
   defp control_gap do
-    {_, gap, _} = tick(System.monotonic_time(:millisecond) + 500, 0, 0, 0)
+    {_, gap, _} = tick(System.monotonic_time(:millisecond) + 500, 0, 0, [])
     gap
   end
 
@@ -106,16 +123,26 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SchedulerProbe do
       else: Map.new(1..div(size, 1100), &{"k#{&1}", chunk})
   end
 
-  defp tick(deadline, ticks, max_gap, over) do
+  # Late sleeps are kept with their wall-clock span and scheduler, for the
+  # OS sampler to explain.
+  defp tick(deadline, ticks, max_gap, late) do
     now = System.monotonic_time()
 
     if System.convert_time_unit(now, :native, :millisecond) >= deadline do
-      {ticks, max_gap, over}
+      {ticks, max_gap, Enum.reverse(late)}
     else
+      started = :os.system_time(:microsecond)
       Process.sleep(1)
       gap = System.monotonic_time() - now
-      late = System.convert_time_unit(gap, :native, :millisecond) > @threshold_ms
-      tick(deadline, ticks + 1, max(max_gap, gap), over + if(late, do: 1, else: 0))
+
+      late =
+        if System.convert_time_unit(gap, :native, :millisecond) > @threshold_ms,
+          do: [
+            {started, :os.system_time(:microsecond), :erlang.system_info(:scheduler_id)} | late
+          ],
+          else: late
+
+      tick(deadline, ticks + 1, max(max_gap, gap), late)
     end
   end
 

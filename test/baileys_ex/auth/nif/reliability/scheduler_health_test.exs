@@ -18,6 +18,13 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
   after it: if the machine itself made the idle ticker late by over 10 ms,
   at most 1% of ticks may be late instead of none.
 
+  A virtual machine can also be stopped by its host for tens of
+  milliseconds, which no guest can prevent. A late tick is therefore
+  counted unless a second OS process, sampling the kernel's per-thread
+  run and run-queue times, shows that the scheduler thread neither ran nor
+  waited for a CPU for the excess and that the sampler itself was stopped
+  over it (see `OsSampler`); every late tick is printed with that account.
+
   Not async: the system monitor is VM-wide, and timing is measured alone.
   """
   use ExUnit.Case, async: false
@@ -108,6 +115,8 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
     report
   end
 
+  defp ms(value), do: Float.round(value / 1, 1)
+
   defp check(report, backend, config) do
     room? = room_for?(report)
     cores = :erlang.system_info(:logical_processors_available)
@@ -127,12 +136,17 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
         "#{length(report.long_schedules)} (#{length(report.nif_long_schedules)} in the NIF); " <>
         "ticker: #{report.ticks} ticks, longest 1 ms sleep #{Float.round(report.max_gap_ms, 1)} ms " <>
         "(#{Float.round(report.control_max_gap_ms, 1)} ms with no writers), " <>
-        "#{report.gaps_over_threshold} over 20 ms" <>
+        "#{report.gaps_over_threshold} over 20 ms (#{report.vm_gaps_over_threshold} not " <>
+        "explained by the machine stopping)" <>
         note <>
         if(report.long_schedules == [],
           do: "",
           else: "; events: #{inspect(Enum.take(report.long_schedules, 3))}"
-        )
+        ) <>
+        Enum.map_join(report.late, fn a ->
+          "\n  late #{ms(a.late_ms)} ms on #{a.scheduler}: ran #{ms(a.ran_ms)}, waited for a CPU " <>
+            "#{ms(a.waited_ms)}, machine stopped #{ms(a.machine_stopped_ms)}, counted #{ms(a.vm_ms)}"
+        end)
     )
 
     assert report.saves >= @writers, "the writers must get work done"
@@ -140,10 +154,10 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
 
     cond do
       room? and quiet? ->
-        assert report.gaps_over_threshold == 0, "the ticker stalled: #{inspect(report)}"
+        assert report.vm_gaps_over_threshold == 0, "the ticker stalled: #{inspect(report)}"
 
       room? ->
-        assert report.gaps_over_threshold * 100 <= report.ticks,
+        assert report.vm_gaps_over_threshold * 100 <= report.ticks,
                "the ticker stalled often: #{inspect(report)}"
 
       true ->

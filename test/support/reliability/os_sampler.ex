@@ -1,0 +1,174 @@
+defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
+  @moduledoc """
+  Tells apart why a scheduler thread of a VM was late, from outside that VM.
+
+  A second OS process reads, about every millisecond, the kernel's
+  `schedstat` of each normal scheduler thread of the probed VM: the time
+  the thread ran, and the time it waited for a CPU while runnable. When a
+  ticker on that scheduler comes back late, the samples around the late
+  sleep say where the time went:
+
+    * running: the scheduler was busy (a NIF on it, or other processes);
+    * waiting for a CPU: other threads had the cores (CPU contention);
+    * neither: the thread slept past its timer. If the sampler itself was
+      stopped over the same span, the whole machine was (a hypervisor
+      pause, which steals no time the guest can see); otherwise the thread
+      was blocked, which counts against the VM like running.
+
+  Linux only; elsewhere `start/2` returns `nil` and nothing is attributed.
+  """
+
+  alias BaileysEx.Auth.NIF.Test.Reliability.SubVM
+
+  @typedoc "One sample: wall time in µs and `{thread name, ran ns, waited ns}` per thread."
+  @type sample :: {integer(), [{String.t(), integer(), integer()}]}
+
+  @typedoc "Where the time of one late sleep went, in milliseconds."
+  @type attribution :: %{
+          late_ms: float(),
+          scheduler: String.t(),
+          ran_ms: float(),
+          waited_ms: float(),
+          machine_stopped_ms: float(),
+          vm_ms: float()
+        }
+
+  @doc """
+  Starts sampling this VM's scheduler threads for `duration_ms` into
+  `file`; returns once the first sample is taken, or `nil` off Linux.
+  """
+  @spec start(Path.t(), pos_integer()) :: SubVM.t() | nil
+  def start(file, duration_ms) do
+    if File.dir?("/proc/self/task") do
+      vm =
+        SubVM.start(
+          "BaileysEx.Auth.NIF.Test.Reliability.OsSampler.main(System.argv())",
+          [System.pid(), file, Integer.to_string(duration_ms)]
+        )
+
+      {:ok, _line, _} = SubVM.await_line(vm, &(&1 == "READY"), 60_000)
+      vm
+    end
+  end
+
+  @doc "Waits for the sampler started by `start/2` and returns its samples."
+  @spec finish(SubVM.t() | nil, Path.t()) :: [sample()]
+  def finish(nil, _file), do: []
+
+  def finish(vm, file) do
+    {:exit, 0, _lines} = SubVM.collect(vm, 120_000)
+    file |> File.read!() |> :erlang.binary_to_term()
+  end
+
+  @doc """
+  Where the time of each late sleep went. `late` holds `{started_us,
+  ended_us, scheduler_id}` in wall-clock µs (`:os.system_time/1`).
+  """
+  @spec attribute([sample()], [{integer(), integer(), pos_integer()}]) :: [attribution()]
+  def attribute([], _late), do: []
+
+  def attribute(samples, late) do
+    samples = List.to_tuple(samples)
+
+    Enum.map(late, fn {started, ended, scheduler_id} ->
+      name = "#{scheduler_id}_scheduler"
+      first = last_at_or_before(samples, started)
+      last = first_at_or_after(samples, ended)
+      {ran, waited} = thread_delta(elem(samples, first), elem(samples, last), name)
+      late_ms = (ended - started) / 1000
+      stopped = longest_pause(samples, first, last) / 1000
+      # Time the thread neither ran nor waited for a CPU: a sleep past its
+      # timer. It is the machine's only as far as the sampler stopped too.
+      asleep = max(late_ms - ran - waited, 0.0)
+      machine = min(asleep, max(stopped - 2.0, 0.0))
+
+      %{
+        late_ms: late_ms,
+        scheduler: name,
+        ran_ms: ran,
+        waited_ms: waited,
+        machine_stopped_ms: machine,
+        vm_ms: late_ms - machine
+      }
+    end)
+  end
+
+  defp last_at_or_before(samples, t) do
+    Enum.reduce_while((tuple_size(samples) - 1)..0//-1, 0, fn i, acc ->
+      if elem(elem(samples, i), 0) <= t, do: {:halt, i}, else: {:cont, acc}
+    end)
+  end
+
+  defp first_at_or_after(samples, t) do
+    last = tuple_size(samples) - 1
+
+    Enum.reduce_while(0..last, last, fn i, acc ->
+      if elem(elem(samples, i), 0) >= t, do: {:halt, i}, else: {:cont, acc}
+    end)
+  end
+
+  defp thread_delta({_, before}, {_, later}, name) do
+    with {_, ran0, waited0} <- List.keyfind(before, name, 0),
+         {_, ran1, waited1} <- List.keyfind(later, name, 0) do
+      {(ran1 - ran0) / 1_000_000, (waited1 - waited0) / 1_000_000}
+    else
+      # An unknown thread explains nothing: all the time counts as the VM's.
+      _ -> {0.0, 1.0e9}
+    end
+  end
+
+  # The longest stretch between two consecutive samples in the window, µs.
+  defp longest_pause(samples, first, last) when last > first do
+    Enum.reduce((first + 1)..last, 0, fn i, acc ->
+      max(acc, elem(elem(samples, i), 0) - elem(elem(samples, i - 1), 0))
+    end)
+  end
+
+  defp longest_pause(_samples, _first, _last), do: 0
+
+  @doc """
+  Entry point of the sampler VM: `[os_pid, file, duration_ms]`. Prints
+  `READY` after the first sample.
+  """
+  @spec main([String.t()]) :: :ok
+  def main([os_pid, file, duration]) do
+    threads = scheduler_threads(os_pid)
+    deadline = System.monotonic_time(:millisecond) + String.to_integer(duration)
+    first = sample(threads)
+    IO.puts("READY")
+    samples = loop(threads, deadline, [first])
+    File.write!(file, :erlang.term_to_binary(samples))
+    :ok
+  end
+
+  defp loop(threads, deadline, acc) do
+    if System.monotonic_time(:millisecond) >= deadline do
+      Enum.reverse(acc)
+    else
+      Process.sleep(1)
+      loop(threads, deadline, [sample(threads) | acc])
+    end
+  end
+
+  defp sample(threads) do
+    stats =
+      for {name, path} <- threads,
+          {:ok, text} <- [File.read(path)],
+          [ran, waited | _] <- [String.split(text)] do
+        {name, String.to_integer(ran), String.to_integer(waited)}
+      end
+
+    {:os.system_time(:microsecond), stats}
+  end
+
+  defp scheduler_threads(os_pid) do
+    dir = "/proc/#{os_pid}/task"
+
+    for tid <- File.ls!(dir),
+        {:ok, comm} <- [File.read("#{dir}/#{tid}/comm")],
+        name = String.trim(comm),
+        name =~ ~r/^\d+_scheduler$/ do
+      {name, "#{dir}/#{tid}/schedstat"}
+    end
+  end
+end
