@@ -20,8 +20,9 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SubVM do
   Starts `elixir -pa <ebin> -e <expr> <args...>`.
 
   Options: `:erl` (VM flags such as `"+S 1"`), `:as_user` (run through
-  `setpriv` as that user, e.g. `"nobody"`), `:cd`, `:env` (extra variables),
-  `:label` (for messages).
+  `setpriv` as that user, e.g. `"nobody"`), `:nice` (run through `nice -n`
+  with that increment), `:cd`, `:env` (extra variables), `:label` (for
+  messages).
   """
   @spec start(String.t(), [String.t()], keyword()) :: t()
   def start(expr, args, opts \\ []) do
@@ -37,6 +38,15 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SubVM do
         user ->
           setpriv = System.find_executable("setpriv") || raise "setpriv is not on PATH"
           {setpriv, Privileges.setpriv_args(user) ++ [elixir | vm_args]}
+      end
+
+    {exe, exe_args} =
+      case {opts[:nice], System.find_executable("nice")} do
+        {increment, nice} when is_integer(increment) and is_binary(nice) ->
+          {nice, ["-n", Integer.to_string(increment), exe | exe_args]}
+
+        _ ->
+          {exe, exe_args}
       end
 
     env =
