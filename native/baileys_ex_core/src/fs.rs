@@ -2,7 +2,7 @@
 //! any one of them with a chosen errno and check what survives.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,9 +46,22 @@ pub trait Fs: Send + Sync {
 /// The real filesystem.
 pub struct RealFs;
 
+/// A file's reported size only sizes the first allocation up to this; it may
+/// change before it is read.
+const MAX_PREALLOCATION: usize = 64 * 1024 * 1024;
+
 impl Fs for RealFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        fs::read(path)
+        let mut file = File::open(path)?;
+        // A size that cannot be read just means the copy is not offloaded.
+        let size = file
+            .metadata()
+            .map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX));
+        crate::offload::run(size, move || {
+            let mut bytes = Vec::with_capacity(size.min(MAX_PREALLOCATION));
+            file.read_to_end(&mut bytes)?;
+            Ok(bytes)
+        })
     }
 
     fn create_exclusive(&self, path: &Path) -> io::Result<File> {

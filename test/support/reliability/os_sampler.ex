@@ -15,13 +15,19 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
       pause, which steals no time the guest can see); otherwise the thread
       was blocked, which counts against the VM like running.
 
+  Waiting for a CPU counts against the VM too, except as far as the kernel
+  reports the host running something else on a CPU at the time (steal).
+
   Linux only; elsewhere `start/2` returns `nil` and nothing is attributed.
   """
 
   alias BaileysEx.Auth.NIF.Test.Reliability.SubVM
 
-  @typedoc "One sample: wall time in µs and `{thread name, ran ns, waited ns}` per thread."
-  @type sample :: {integer(), [{String.t(), integer(), integer()}]}
+  @typedoc """
+  One sample: wall time in µs, `{thread name, ran ns, waited ns}` per
+  thread, and each CPU's steal time in clock ticks.
+  """
+  @type sample :: {integer(), [{String.t(), integer(), integer()}], [integer()]}
 
   @typedoc "Where the time of one late sleep went, in milliseconds."
   @type attribution :: %{
@@ -30,6 +36,7 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
           ran_ms: float(),
           waited_ms: float(),
           machine_stopped_ms: float(),
+          stolen_ms: float(),
           vm_ms: float()
         }
 
@@ -85,6 +92,9 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
       # timer. It is the machine's only as far as the sampler stopped too.
       asleep = max(late_ms - ran - waited, 0.0)
       machine = min(asleep, max(stopped - 2.0, 0.0))
+      # Waiting for a CPU while the host ran something else on one (steal
+      # time, counted by the kernel per CPU in clock ticks) is the host's.
+      stolen = min(waited, stolen_ms(elem(samples, first), elem(samples, last)))
 
       %{
         late_ms: late_ms,
@@ -92,7 +102,8 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
         ran_ms: ran,
         waited_ms: waited,
         machine_stopped_ms: machine,
-        vm_ms: late_ms - machine
+        stolen_ms: stolen,
+        vm_ms: max(late_ms - machine - stolen, 0.0)
       }
     end)
   end
@@ -111,7 +122,14 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
     end)
   end
 
-  defp thread_delta({_, before}, {_, later}, name) do
+  # The most any one CPU had stolen between two samples, in ms (USER_HZ 100).
+  defp stolen_ms({_, _, before}, {_, _, later}) when length(before) == length(later) do
+    before |> Enum.zip_with(later, &(&2 - &1)) |> Enum.max(fn -> 0 end) |> Kernel.*(10.0)
+  end
+
+  defp stolen_ms(_before, _later), do: 0.0
+
+  defp thread_delta({_, before, _}, {_, later, _}, name) do
     with {_, ran0, waited0} <- List.keyfind(before, name, 0),
          {_, ran1, waited1} <- List.keyfind(later, name, 0) do
       {(ran1 - ran0) / 1_000_000, (waited1 - waited0) / 1_000_000}
@@ -162,7 +180,21 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
         {name, String.to_integer(ran), String.to_integer(waited)}
       end
 
-    {:os.system_time(:microsecond), stats}
+    {:os.system_time(:microsecond), stats, steal_per_cpu()}
+  end
+
+  defp steal_per_cpu do
+    case File.read("/proc/stat") do
+      {:ok, text} ->
+        for "cpu" <> _ = line <- String.split(text, "\n"),
+            [name | fields] = String.split(line),
+            name != "cpu",
+            length(fields) >= 8,
+            do: fields |> Enum.at(7) |> String.to_integer()
+
+      _ ->
+        []
+    end
   end
 
   defp scheduler_threads(os_pid) do

@@ -19,11 +19,13 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
   at most 1% of ticks may be late instead of none.
 
   A virtual machine can also be stopped by its host for tens of
-  milliseconds, which no guest can prevent. A late tick is therefore
-  counted unless a second OS process, sampling the kernel's per-thread
-  run and run-queue times, shows that the scheduler thread neither ran nor
-  waited for a CPU for the excess and that the sampler itself was stopped
-  over it (see `OsSampler`); every late tick is printed with that account.
+  milliseconds, or run something else on one of its CPUs, which no guest
+  can prevent. A late tick is therefore counted unless a second OS
+  process, sampling the kernel's per-thread run and run-queue times and
+  per-CPU steal time, shows that the excess was the host's: the scheduler
+  thread neither ran nor waited while the sampler was stopped too, or it
+  waited while the host stole a CPU (see `OsSampler`). Every late tick is
+  printed with that account.
 
   Not async: the system monitor is VM-wide, and timing is measured alone.
   """
@@ -137,7 +139,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
         "ticker: #{report.ticks} ticks, longest 1 ms sleep #{Float.round(report.max_gap_ms, 1)} ms " <>
         "(#{Float.round(report.control_max_gap_ms, 1)} ms with no writers), " <>
         "#{report.gaps_over_threshold} over 20 ms (#{report.vm_gaps_over_threshold} not " <>
-        "explained by the machine stopping)" <>
+        "explained by the host)" <>
         note <>
         if(report.long_schedules == [],
           do: "",
@@ -145,7 +147,8 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
         ) <>
         Enum.map_join(report.late, fn a ->
           "\n  late #{ms(a.late_ms)} ms on #{a.scheduler}: ran #{ms(a.ran_ms)}, waited for a CPU " <>
-            "#{ms(a.waited_ms)}, machine stopped #{ms(a.machine_stopped_ms)}, counted #{ms(a.vm_ms)}"
+            "#{ms(a.waited_ms)} (#{ms(a.stolen_ms)} stolen by the host), machine stopped " <>
+            "#{ms(a.machine_stopped_ms)}, counted #{ms(a.vm_ms)}"
         end)
     )
 
