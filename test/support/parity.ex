@@ -11,6 +11,7 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
   """
 
   alias BaileysEx.Auth.NIF.Baseline.JSONCodec
+  alias BaileysEx.Auth.NIF.Baseline.KeyIndex
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.State
@@ -30,19 +31,6 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
     {BaileysEx.Auth.NIF.FilePersistence, :json, :use_multi_file_auth_state},
     {BaileysEx.Auth.NIF.Baseline.FilePersistence, :json, :use_multi_file_auth_state},
     {BaileysEx.Auth.FilePersistence, :json, :use_multi_file_auth_state}
-  ]
-
-  @persisted_types [
-    :session,
-    :"pre-key",
-    :"sender-key",
-    :"sender-key-memory",
-    :"app-state-sync-key",
-    :"app-state-sync-version",
-    :"lid-mapping",
-    :"device-list",
-    :tctoken,
-    :"identity-key"
   ]
 
   @layouts %{
@@ -82,7 +70,7 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
 
   @doc "The ten key types that are indexed and listed."
   @spec persisted_types() :: [atom()]
-  def persisted_types, do: @persisted_types
+  defdelegate persisted_types, to: KeyIndex
 
   @doc """
   File layout of a backend kind: `:ext`, `:creds`, `:manifest`, `:backend`

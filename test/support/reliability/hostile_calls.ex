@@ -14,6 +14,7 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.HostileCalls do
   raise is reported with the call's label instead of stopping the run.
   """
 
+  alias BaileysEx.Auth.NIF.Baseline.KeyIndex
   alias BaileysEx.Auth.NIF.Test.Reliability.Backend
   alias BaileysEx.Auth.State
 
@@ -195,18 +196,7 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.HostileCalls do
 
     # Any value under every persisted type: the JSON backend decodes per type.
     typed =
-      for type <- [
-            :session,
-            :"pre-key",
-            :"sender-key",
-            :"sender-key-memory",
-            :"app-state-sync-key",
-            :"app-state-sync-version",
-            :"lid-mapping",
-            :"device-list",
-            :tctoken,
-            :"identity-key"
-          ],
+      for type <- KeyIndex.persisted_types(),
           {label, value} <- [
             {"a string map", %{"x" => 1}},
             {"a binary", <<1, 2, 3>>},

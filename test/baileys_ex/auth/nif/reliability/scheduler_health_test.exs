@@ -56,23 +56,18 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
     end
   end
 
-  @tag :tmp_dir
-  test "the only scheduler of a +S 1 +SDio 1 VM is never late by 20 ms", %{tmp_dir: tmp_dir} do
-    for backend <- Backend.all() do
-      dir = Path.join(tmp_dir, Atom.to_string(backend.name))
-      report = probe_in_vm(backend, dir, "+S 1 +SDio 1", @duration_ms)
-      check(report, backend, "+S 1 +SDio 1")
-      File.rm_rf!(dir)
-    end
-  end
+  # One scheduler, with one dirty IO scheduler or the default ten.
+  @single_scheduler_flags ["+S 1 +SDio 1", "+S 1"]
 
-  @tag :tmp_dir
-  test "the only scheduler of a +S 1 VM is never late by 20 ms", %{tmp_dir: tmp_dir} do
-    for backend <- Backend.all() do
-      dir = Path.join(tmp_dir, Atom.to_string(backend.name))
-      report = probe_in_vm(backend, dir, "+S 1", @duration_ms)
-      check(report, backend, "+S 1")
-      File.rm_rf!(dir)
+  for flags <- @single_scheduler_flags do
+    @tag :tmp_dir
+    test "the only scheduler of a #{flags} VM is never late by 20 ms", %{tmp_dir: tmp_dir} do
+      for backend <- Backend.all() do
+        dir = Path.join(tmp_dir, Atom.to_string(backend.name))
+        report = probe_in_vm(backend, dir, unquote(flags), @duration_ms)
+        check(report, backend, unquote(flags))
+        File.rm_rf!(dir)
+      end
     end
   end
 
@@ -85,7 +80,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
       schedulers = :erlang.system_info(:schedulers_online)
       check(report, backend, "#{schedulers} schedulers, 16 writers")
 
-      for flags <- ["+S 1 +SDio 1", "+S 1"] do
+      for flags <- @single_scheduler_flags do
         report = probe_in_vm(backend, "#{dir}-#{flags}", flags, 30_000)
         check(report, backend, flags)
         File.rm_rf!("#{dir}-#{flags}")
