@@ -20,7 +20,7 @@ use std::thread;
 /// thread would cost more than it saves.
 pub const OFFLOAD_BYTES: usize = 512 * 1024;
 
-/// Nice 10 weighs about a tenth of a normal thread: it yields to the VM's
+/// Nice 19 weighs about 1/70 of a normal thread: it yields to the VM's
 /// schedulers on a busy machine and still progresses.
 #[cfg(target_os = "linux")]
 const HELPER_NICE: libc::c_int = 19;
