@@ -10,13 +10,16 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
 
     * running: the scheduler was busy (a NIF on it, or other processes);
     * waiting for a CPU: other threads had the cores (CPU contention);
-    * neither: the thread slept past its timer. If the sampler itself was
-      stopped over the same span, the whole machine was (a hypervisor
-      pause, which steals no time the guest can see); otherwise the thread
-      was blocked, which counts against the VM like running.
+    * neither: the thread slept past its timer, or was blocked; this
+      counts against the VM like running.
 
   Waiting for a CPU counts against the VM too, except as far as the kernel
   reports the host running something else on a CPU at the time (steal).
+  A host can also pause the whole guest, which the kernel does not report
+  as steal: every thread looks as if it ran, waited or slept on. The sign
+  is the sampler taking no sample for longer than it spent waiting for a
+  CPU (reading a few small files takes microseconds): the time the probed
+  thread did not run during that gap is left out.
 
   Linux only; elsewhere `start/2` returns `nil` and nothing is attributed.
   """
@@ -25,9 +28,11 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
 
   @typedoc """
   One sample: wall time in µs, `{thread name, ran ns, waited ns}` per
-  thread, and each CPU's steal time in clock ticks.
+  thread, each CPU's steal time in clock ticks, and the ns the sampler's
+  own threads have waited for a CPU.
   """
-  @type sample :: {integer(), [{String.t(), integer(), integer()}], [integer()]}
+  @type sample ::
+          {integer(), [{String.t(), integer(), integer()}], [integer()], non_neg_integer()}
 
   @typedoc "Where the time of one late sleep went, in milliseconds."
   @type attribution :: %{
@@ -52,9 +57,11 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
           "BaileysEx.Auth.NIF.Test.Reliability.OsSampler.main(System.argv())",
           [System.pid(), file, Integer.to_string(duration_ms)],
           # At the lowest priority the observer takes no CPU from the VM it
-          # observes; a sample it takes late can only make the machine look
-          # stopped, which excuses no time the scheduler spent waiting.
-          nice: 19
+          # observes. A sample it takes late, other than for waiting for a
+          # CPU, makes the machine look stopped; that excuses no time the
+          # scheduler spent waiting. Few threads: fewer files per sample.
+          nice: 19,
+          erl: "+S 1 +SDcpu 1 +SDio 1"
         )
 
       {:ok, _line, _} = SubVM.await_line(vm, &(&1 == "READY"), 60_000)
@@ -85,16 +92,28 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
       name = "#{scheduler_id}_scheduler"
       first = last_at_or_before(samples, started)
       last = first_at_or_after(samples, ended)
-      {ran, waited} = thread_delta(elem(samples, first), elem(samples, last), name)
       late_ms = (ended - started) / 1000
-      stopped = longest_pause(samples, first, last) / 1000
-      # Time the thread neither ran nor waited for a CPU: a sleep past its
-      # timer. It is the machine's only as far as the sampler stopped too.
-      asleep = max(late_ms - ran - waited, 0.0)
-      machine = min(asleep, max(stopped - 2.0, 0.0))
+
+      # An unknown thread explains nothing: it is booked as running throughout.
+      {ran, waited} =
+        thread_delta(elem(samples, first), elem(samples, last), name) || {late_ms, 0.0}
+
+      # A gap between samples is the machine stopping only as far as the
+      # sampler was not kept waiting for a CPU (it runs at the lowest
+      # priority, so a busy machine can delay it).
+      stopped =
+        longest_pause(samples, first, last) / 1000 -
+          sampler_waited_ms(elem(samples, first), elem(samples, last))
+
+      # While the whole machine is stopped none of its threads runs, however
+      # the kernel books that time afterwards (to a thread that was waiting
+      # for a CPU, asleep, or to the sampler as if it ran): what the
+      # scheduler did not run is the host's as far as the stop lasted.
+      machine = min(max(late_ms - ran, 0.0), max(stopped - 2.0, 0.0))
       # Waiting for a CPU while the host ran something else on one (steal
       # time, counted by the kernel per CPU in clock ticks) is the host's.
-      stolen = min(waited, stolen_ms(elem(samples, first), elem(samples, last)))
+      stolen =
+        min(max(waited - machine, 0.0), stolen_ms(elem(samples, first), elem(samples, last)))
 
       %{
         late_ms: late_ms,
@@ -122,20 +141,21 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
     end)
   end
 
+  defp sampler_waited_ms({_, _, _, before}, {_, _, _, later}), do: (later - before) / 1_000_000
+
   # The most any one CPU had stolen between two samples, in ms (USER_HZ 100).
-  defp stolen_ms({_, _, before}, {_, _, later}) when length(before) == length(later) do
+  defp stolen_ms({_, _, before, _}, {_, _, later, _}) when length(before) == length(later) do
     before |> Enum.zip_with(later, &(&2 - &1)) |> Enum.max(fn -> 0 end) |> Kernel.*(10.0)
   end
 
   defp stolen_ms(_before, _later), do: 0.0
 
-  defp thread_delta({_, before, _}, {_, later, _}, name) do
+  defp thread_delta({_, before, _, _}, {_, later, _, _}, name) do
     with {_, ran0, waited0} <- List.keyfind(before, name, 0),
          {_, ran1, waited1} <- List.keyfind(later, name, 0) do
       {(ran1 - ran0) / 1_000_000, (waited1 - waited0) / 1_000_000}
     else
-      # An unknown thread explains nothing: all the time counts as the VM's.
-      _ -> {0.0, 1.0e9}
+      _ -> nil
     end
   end
 
@@ -156,10 +176,11 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
   def main([os_pid, file, duration]) do
     lower_session_priority()
     threads = scheduler_threads(os_pid)
+    own = thread_stat_files("/proc/self/task")
     deadline = System.monotonic_time(:millisecond) + String.to_integer(duration)
-    first = sample(threads)
+    first = sample(threads, own)
     IO.puts("READY")
-    samples = loop(threads, deadline, [first])
+    samples = loop(threads, own, deadline, [first])
     File.write!(file, :erlang.term_to_binary(samples))
     :ok
   end
@@ -175,24 +196,26 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
     :ok
   end
 
-  defp loop(threads, deadline, acc) do
+  defp loop(threads, own, deadline, acc) do
     if System.monotonic_time(:millisecond) >= deadline do
       Enum.reverse(acc)
     else
       Process.sleep(1)
-      loop(threads, deadline, [sample(threads) | acc])
+      loop(threads, own, deadline, [sample(threads, own) | acc])
     end
   end
 
-  defp sample(threads) do
-    stats =
-      for {name, path} <- threads,
-          {:ok, text} <- [File.read(path)],
-          [ran, waited | _] <- [String.split(text)] do
-        {name, String.to_integer(ran), String.to_integer(waited)}
-      end
+  defp sample(threads, own) do
+    own_waited = own |> read_stats() |> Enum.map(&elem(&1, 2)) |> Enum.sum()
+    {:os.system_time(:microsecond), read_stats(threads), steal_per_cpu(), own_waited}
+  end
 
-    {:os.system_time(:microsecond), stats, steal_per_cpu()}
+  defp read_stats(threads) do
+    for {name, path} <- threads,
+        {:ok, text} <- [File.read(path)],
+        [ran, waited | _] <- [String.split(text)] do
+      {name, String.to_integer(ran), String.to_integer(waited)}
+    end
   end
 
   defp steal_per_cpu do
@@ -210,13 +233,15 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
   end
 
   defp scheduler_threads(os_pid) do
-    dir = "/proc/#{os_pid}/task"
+    "/proc/#{os_pid}/task"
+    |> thread_stat_files()
+    |> Enum.filter(fn {name, _path} -> name =~ ~r/^\d+_scheduler$/ end)
+  end
 
+  defp thread_stat_files(dir) do
     for tid <- File.ls!(dir),
-        {:ok, comm} <- [File.read("#{dir}/#{tid}/comm")],
-        name = String.trim(comm),
-        name =~ ~r/^\d+_scheduler$/ do
-      {name, "#{dir}/#{tid}/schedstat"}
+        {:ok, comm} <- [File.read("#{dir}/#{tid}/comm")] do
+      {String.trim(comm), "#{dir}/#{tid}/schedstat"}
     end
   end
 end
