@@ -22,10 +22,10 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
   milliseconds, or run something else on one of its CPUs, which no guest
   can prevent. A late tick is therefore counted unless a second OS
   process, sampling the kernel's per-thread run and run-queue times and
-  per-CPU steal time, shows that the excess was the host's: the scheduler
-  thread neither ran nor waited while the sampler was stopped too, or it
-  waited while the host stole a CPU (see `OsSampler`). Every late tick is
-  printed with that account.
+  per-CPU steal time, shows that the excess was the host's: the sampler
+  was stopped too (without waiting for a CPU) while the scheduler thread
+  was not running, or the thread waited while the host stole a CPU (see
+  `OsSampler`). Every late tick is printed with that account.
 
   Not async: the system monitor is VM-wide, and timing is measured alone.
   """
