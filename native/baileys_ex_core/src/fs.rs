@@ -59,25 +59,14 @@ const MAX_PREALLOCATION: usize = 64 * 1024 * 1024;
 pub const IO_SLICE: usize = 256 * 1024;
 
 /// Reads to the end in `IO_SLICE` steps into a buffer sized for `expected`
-/// bytes, growing it if the file has grown since.
+/// bytes, growing it if the file has grown since. The one spare byte lets a
+/// file of exactly the expected size end without growing the buffer.
 fn read_sliced(file: &mut File, expected: usize) -> io::Result<Vec<u8>> {
-    let mut bytes = vec![0; expected.min(MAX_PREALLOCATION)];
+    let mut bytes = vec![0; expected.saturating_add(1).min(MAX_PREALLOCATION)];
     let mut filled = 0;
     loop {
         if filled == bytes.len() {
-            // Full: either the end, or more than the size said.
-            let mut probe = [0; 8192];
-            match file.read(&mut probe) {
-                Ok(0) => return Ok(bytes),
-                Ok(n) => {
-                    bytes.extend_from_slice(&probe[..n]);
-                    filled += n;
-                    bytes.resize(filled + IO_SLICE, 0);
-                }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
-            continue;
+            bytes.resize(filled + IO_SLICE, 0);
         }
         let end = bytes.len().min(filled + IO_SLICE);
         match file.read(&mut bytes[filled..end]) {

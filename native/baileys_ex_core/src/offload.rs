@@ -1,5 +1,5 @@
-//! Where work on a large value runs: JSON codec passes, and writing a
-//! large file.
+//! Where work on a large value runs: JSON codec passes, and reading or
+//! writing a large file.
 //!
 //! The VM starts one dirty CPU scheduler per core and ten dirty IO
 //! schedulers, all at the same OS priority as its normal schedulers. A few

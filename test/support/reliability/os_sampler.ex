@@ -57,9 +57,9 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.OsSampler do
           "BaileysEx.Auth.NIF.Test.Reliability.OsSampler.main(System.argv())",
           [System.pid(), file, Integer.to_string(duration_ms)],
           # At the lowest priority the observer takes no CPU from the VM it
-          # observes. A sample it takes late, other than for waiting for a
-          # CPU, makes the machine look stopped; that excuses no time the
-          # scheduler spent waiting. Few threads: fewer files per sample.
+          # observes; its own waits for a CPU are sampled too, so a sampler
+          # kept waiting never passes for a stopped machine (`attribute/2`).
+          # Few threads: fewer files per sample.
           nice: 19,
           erl: "+S 1 +SDcpu 1 +SDio 1"
         )

@@ -11,9 +11,9 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SchedulerProbe do
 
   Each sleep that comes back more than 20 ms late is explained by
   `OsSampler` (Linux): how much of it the scheduler thread ran, waited for
-  a CPU (and how much of that the host stole), or slept while the whole
-  machine was stopped. Only stolen and stopped time is not the VM's doing
-  (`vm_gaps_over_threshold` leaves it out).
+  a CPU (and how much of that the host stole), and how much of the time it
+  did not run the whole machine was stopped. Only stolen and stopped time
+  is not the VM's doing (`vm_gaps_over_threshold` leaves it out).
   """
 
   alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, OsSampler}

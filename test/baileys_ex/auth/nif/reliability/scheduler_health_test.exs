@@ -131,8 +131,8 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
       "\nscheduler health: #{backend.name}, #{config}, #{cores} cores: #{report.saves} saves and " <>
         "#{report.loads} loads of #{report.megabytes} MB of values; long_schedule events: " <>
         "#{length(report.long_schedules)} (#{length(report.nif_long_schedules)} in the NIF); " <>
-        "ticker: #{report.ticks} ticks, longest 1 ms sleep #{Float.round(report.max_gap_ms, 1)} ms " <>
-        "(#{Float.round(report.control_max_gap_ms, 1)} ms with no writers), " <>
+        "ticker: #{report.ticks} ticks, longest 1 ms sleep #{ms(report.max_gap_ms)} ms " <>
+        "(#{ms(report.control_max_gap_ms)} ms with no writers), " <>
         "#{report.gaps_over_threshold} over 20 ms (#{report.vm_gaps_over_threshold} not " <>
         "explained by the host)" <>
         note <>
