@@ -12,9 +12,7 @@ defmodule BaileysEx.Auth.NIF do
 
   @doc false
   def load_nif do
-    path = :filename.join(:code.priv_dir(:baileys_ex_nif_persistence), ~c"native/baileys_ex_nif")
-
-    case :erlang.load_nif(path, 0) do
+    case :erlang.load_nif(library_path(), 0) do
       :ok ->
         :ok
 
@@ -28,23 +26,41 @@ defmodule BaileysEx.Auth.NIF do
     end
   end
 
-  def encode(_backend, _slot, _value), do: not_loaded()
-  def decode(_backend, _slot, _bytes), do: not_loaded()
-  def resolve_dir(_backend, _context, _default), do: not_loaded()
-  def load_credentials(_backend, _context, _default), do: not_loaded()
-  def save_credentials(_backend, _context, _default, _data), do: not_loaded()
-  def load_key(_backend, _context, _default, _type, _id), do: not_loaded()
-  def save_key(_backend, _context, _default, _type, _id, _data), do: not_loaded()
-  def delete_key(_backend, _context, _default, _type, _id), do: not_loaded()
-  def list_keys(_backend, _context, _default), do: not_loaded()
+  def encode(_backend, _slot, _value), do: :erlang.nif_error(not_loaded())
+  def decode(_backend, _slot, _bytes), do: :erlang.nif_error(not_loaded())
+  def resolve_dir(_backend, _context, _default), do: :erlang.nif_error(not_loaded())
+  def load_credentials(_backend, _context, _default), do: :erlang.nif_error(not_loaded())
+  def save_credentials(_backend, _context, _default, _data), do: :erlang.nif_error(not_loaded())
+  def load_key(_backend, _context, _default, _type, _id), do: :erlang.nif_error(not_loaded())
 
+  def save_key(_backend, _context, _default, _type, _id, _data),
+    do: :erlang.nif_error(not_loaded())
+
+  def delete_key(_backend, _context, _default, _type, _id), do: :erlang.nif_error(not_loaded())
+  def list_keys(_backend, _context, _default), do: :erlang.nif_error(not_loaded())
+
+  # `:code.priv_dir/1` is `{:error, :bad_name}` when the application is not on
+  # the code path; the path is then reported as unknown.
+  defp library_path do
+    case :code.priv_dir(:baileys_ex_nif_persistence) do
+      {:error, _} -> ~c"priv/native/baileys_ex_nif"
+      priv -> :filename.join(priv, ~c"native/baileys_ex_nif")
+    end
+  end
+
+  # The exception every stub raises while the library is not loaded: what the
+  # VM said, the file it tried and whether that file exists, so a missing
+  # build is told apart from a library that does not load.
   defp not_loaded do
     reason = :persistent_term.get({__MODULE__, :load_error}, :not_loaded)
+    file = List.to_string(library_path()) <> ".so"
+    state = if File.exists?(file), do: "exists but did not load", else: "does not exist"
 
-    raise RuntimeError,
-      message:
-        "the baileys_ex_nif native library is not loaded (#{inspect(reason)}). " <>
-          "Build it with `mix compile` (needs Rust with cargo >= 1.91); " <>
-          "it is installed as priv/native/baileys_ex_nif.so"
+    RuntimeError.exception(
+      "the baileys_ex_nif native library is not loaded: #{file} #{state} " <>
+        "(#{inspect(reason)}). It is built by this project's Mix compiler " <>
+        "(`mix compile`, or `mix deps.compile baileys_ex_nif_persistence --force` " <>
+        "in an app that depends on it), which needs Rust with cargo >= 1.91"
+    )
   end
 end
