@@ -5,7 +5,8 @@ defmodule BaileysEx.Auth.NIF do
   # `context` is the caller's directory or nil, `default` the configured
   # default directory or nil; `slot` is `:credentials` or `{:key, type}`.
   # `encode/3` and `decode/3` run on dirty CPU schedulers, the rest on dirty
-  # IO schedulers. Loads return `{:encoded, bytes}` for large files, which the
+  # IO schedulers; `scheduler_use/0` reports the thread kinds each NIF has
+  # run on, for the test that checks exactly that. Loads return `{:encoded, bytes}` for large files, which the
   # caller passes to `decode/3`.
 
   @on_load :load_nif
@@ -38,6 +39,7 @@ defmodule BaileysEx.Auth.NIF do
 
   def delete_key(_backend, _context, _default, _type, _id), do: :erlang.nif_error(not_loaded())
   def list_keys(_backend, _context, _default), do: :erlang.nif_error(not_loaded())
+  def scheduler_use, do: :erlang.nif_error(not_loaded())
 
   # `:code.priv_dir/1` is `{:error, :bad_name}` when the application is not on
   # the code path; the path is then reported as unknown.

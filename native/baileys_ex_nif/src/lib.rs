@@ -9,6 +9,7 @@ mod atoms;
 mod codec;
 mod error;
 mod json_codec;
+mod scheduler_use;
 mod term;
 
 use baileys_ex_core::directory;
@@ -75,6 +76,7 @@ fn loaded<'a>(env: Env<'a>, kind: BackendKind, slot: Slot, bytes: Vec<u8>) -> Te
 /// `term_to_binary` for ETF, the section-5 codecs for JSON.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn encode<'a>(env: Env<'a>, kind: Term<'a>, slot_term: Term<'a>, value: Term<'a>) -> Term<'a> {
+    scheduler_use::record("encode");
     let spec = arg!(backend(env, kind));
     let slot_name = arg!(slot(env, slot_term));
     match codec::encode(env, spec.kind, slot_name.as_slot(), value) {
@@ -86,6 +88,7 @@ fn encode<'a>(env: Env<'a>, kind: Term<'a>, slot_term: Term<'a>, value: Term<'a>
 /// Turns file bytes back into a term; `nil` means the file counts as absent.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn decode<'a>(env: Env<'a>, kind: Term<'a>, slot_term: Term<'a>, bytes: Binary<'a>) -> Term<'a> {
+    scheduler_use::record("decode");
     let spec = arg!(backend(env, kind));
     let slot_name = arg!(slot(env, slot_term));
     match codec::decode(env, spec.kind, slot_name.as_slot(), bytes.as_slice()) {
@@ -101,6 +104,7 @@ fn resolve_dir<'a>(
     context: Term<'a>,
     configured: Term<'a>,
 ) -> Term<'a> {
+    scheduler_use::record("resolve_dir");
     let spec = arg!(backend(env, kind));
     let dir = arg!(location(env, spec, context, configured));
     use std::os::unix::ffi::OsStrExt;
@@ -115,6 +119,7 @@ fn load_credentials<'a>(
     context: Term<'a>,
     configured: Term<'a>,
 ) -> Term<'a> {
+    scheduler_use::record("load_credentials");
     let spec = arg!(backend(env, kind));
     let dir = arg!(location(env, spec, context, configured));
     let atoms = VmAtoms(env);
@@ -134,6 +139,7 @@ fn save_credentials<'a>(
     configured: Term<'a>,
     data: Term<'a>,
 ) -> Term<'a> {
+    scheduler_use::record("save_credentials");
     let spec = arg!(backend(env, kind));
     let dir = arg!(location(env, spec, context, configured));
     let data = arg!(encoded(env, data));
@@ -154,6 +160,7 @@ fn load_key<'a>(
     type_: Term<'a>,
     id: Term<'a>,
 ) -> Term<'a> {
+    scheduler_use::record("load_key");
     let spec = arg!(backend(env, kind));
     let dir = arg!(location(env, spec, context, configured));
     let key_type = arg!(key_type(env, type_));
@@ -177,6 +184,7 @@ fn save_key<'a>(
     id: Term<'a>,
     data: Term<'a>,
 ) -> Term<'a> {
+    scheduler_use::record("save_key");
     let spec = arg!(backend(env, kind));
     let dir = arg!(location(env, spec, context, configured));
     let key_type = arg!(key_type(env, type_));
@@ -198,6 +206,7 @@ fn delete_key<'a>(
     type_: Term<'a>,
     id: Term<'a>,
 ) -> Term<'a> {
+    scheduler_use::record("delete_key");
     let spec = arg!(backend(env, kind));
     let dir = arg!(location(env, spec, context, configured));
     let key_type = arg!(key_type(env, type_));
@@ -216,6 +225,7 @@ fn list_keys<'a>(
     context: Term<'a>,
     configured: Term<'a>,
 ) -> Term<'a> {
+    scheduler_use::record("list_keys");
     let spec = arg!(backend(env, kind));
     let dir = arg!(location(env, spec, context, configured));
     let atoms = VmAtoms(env);
@@ -244,6 +254,13 @@ fn load(env: Env, _info: Term) -> bool {
     }
     directory::mark_process_start();
     true
+}
+
+/// Which kinds of scheduler thread each NIF has run on (see `scheduler_use`).
+/// Touches nothing but a few atomics, so it runs on a normal scheduler.
+#[rustler::nif]
+fn scheduler_use() -> Vec<(&'static str, Vec<&'static str>)> {
+    scheduler_use::seen()
 }
 
 rustler::init!("Elixir.BaileysEx.Auth.NIF", load = load);

@@ -391,7 +391,7 @@ defmodule BaileysEx.Auth.NIF.BaselineTest do
                  signal_store_opts: [persistence_module: module, persistence_context: dir]
                ]
 
-        creds = Map.from_struct(%State{auth.state | registration_id: 77, platform: "web"})
+        creds = Map.from_struct(struct!(auth.state, registration_id: 77, platform: "web"))
         assert auth.save_creds.(%{creds: creds}) == :ok
         assert {:ok, %State{registration_id: 77, platform: "web"}} = module.load_credentials(dir)
         assert auth.save_creds.(auth.state) == :ok

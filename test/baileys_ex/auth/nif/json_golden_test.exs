@@ -7,7 +7,6 @@ defmodule BaileysEx.Auth.NIF.JsonGoldenTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.Baseline.FilePersistence, as: Baseline
-  alias BaileysEx.Auth.NIF.Baseline.JSONCodec
   alias BaileysEx.Auth.NIF.FilePersistence, as: Persistence
   alias BaileysEx.Auth.NIF.Test.Fixtures
 
@@ -255,7 +254,7 @@ defmodule BaileysEx.Auth.NIF.JsonGoldenTest do
     end
   else
     defp decode_json!(text) do
-      {:ok, term} = JSONCodec.decode(text)
+      {:ok, term} = BaileysEx.Auth.NIF.Baseline.JSONCodec.decode(text)
       term
     end
   end
