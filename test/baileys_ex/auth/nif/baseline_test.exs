@@ -456,7 +456,7 @@ defmodule BaileysEx.Auth.NIF.BaselineTest do
         end)
 
       on_exit(fn -> send(holder, :release) end)
-      assert_receive :locked, 5_000
+      assert_receive :locked, 60_000
 
       # A different file, a different requester: still blocked, because the
       # module alone is the resource.
