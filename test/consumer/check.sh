@@ -19,14 +19,22 @@ cd "$work"
 mix new consumer_app >/dev/null
 cd consumer_app
 
-python3 - <<'PY'
-import re
-path = "mix.exs"
-text = open(path).read()
-text = re.sub(r"defp deps do\n    \[\n.*?\n    \]", 'defp deps do\n    [{:baileys_ex_nif_persistence, path: "../baileys_ex_nif_persistence"}]', text, flags=re.S)
-open(path, "w").write(text)
-PY
-grep -q 'path: "../baileys_ex_nif_persistence"' mix.exs
+# The deps line exactly as the README gives it, with the clone's path.
+cat > mix.exs <<'MIX'
+defmodule ConsumerApp.MixProject do
+  use Mix.Project
+
+  def project do
+    [app: :consumer_app, version: "0.1.0", elixir: "~> 1.14", deps: deps()]
+  end
+
+  def application, do: [extra_applications: [:logger]]
+
+  defp deps do
+    [{:baileys_ex_nif_persistence, path: "../baileys_ex_nif_persistence"}]
+  end
+end
+MIX
 
 cp "$repo/test/consumer/check.ex" lib/consumer_app_check.ex
 
