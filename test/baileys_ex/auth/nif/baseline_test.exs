@@ -6,11 +6,12 @@ defmodule BaileysEx.Auth.NIF.BaselineTest do
   alias BaileysEx.Auth.NIF.Baseline.FilePersistence, as: JSONBaseline
   alias BaileysEx.Auth.NIF.Baseline.JSONCodec
   alias BaileysEx.Auth.NIF.Baseline.NativeFilePersistence, as: ETFBaseline
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.State
 
-  @etf_manifest ".baileys_ex_native_file_persistence.etf"
-  @json_manifest ".baileys_ex_file_persistence.json"
+  @etf_manifest Backends.fetch!(:etf).manifest_file
+  @json_manifest Backends.fetch!(:json).manifest_file
 
   setup do
     dir = Path.join(System.tmp_dir!(), "baseline_test_#{System.unique_integer([:positive])}")

@@ -2,11 +2,12 @@ defmodule BaileysEx.Auth.NIF.EtfBadInputTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.State
 
-  @manifest ".baileys_ex_native_file_persistence.etf"
+  @manifest Backends.fetch!(:etf).manifest_file
 
   describe "invalid arguments are returned as errors" do
     @tag :tmp_dir
@@ -237,7 +238,7 @@ defmodule BaileysEx.Auth.NIF.EtfBadInputTest do
       tmp_dir: tmp_dir
     } do
       json_manifest =
-        File.read!(Path.join(Fixtures.dir(:json), ".baileys_ex_file_persistence.json"))
+        File.read!(Path.join(Fixtures.dir(:json), Backends.fetch!(:json).manifest_file))
 
       File.write!(Path.join(tmp_dir, @manifest), json_manifest)
 
@@ -307,8 +308,9 @@ defmodule BaileysEx.Auth.NIF.EtfAtomTableTest do
   use ExUnit.Case, async: false
 
   alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
 
-  @manifest ".baileys_ex_native_file_persistence.etf"
+  @manifest Backends.fetch!(:etf).manifest_file
 
   @tag :tmp_dir
   test "loading files full of unknown atoms does not grow the atom table", %{tmp_dir: tmp_dir} do

@@ -2,9 +2,10 @@ defmodule BaileysEx.Auth.NIF.EtfConcurrencyTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.KeyStoreDispatch
 
-  @manifest ".baileys_ex_native_file_persistence.etf"
+  @manifest Backends.fetch!(:etf).manifest_file
 
   @tag :tmp_dir
   test "concurrent saves of distinct keys all reach the manifest", %{tmp_dir: tmp_dir} do

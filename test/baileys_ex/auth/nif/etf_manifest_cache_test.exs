@@ -3,8 +3,9 @@ defmodule BaileysEx.Auth.NIF.EtfManifestCacheTest do
 
   alias BaileysEx.Auth.NIF.Baseline.NativeFilePersistence, as: Original
   alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Store
+  alias BaileysEx.Auth.NIF.Test.Backends
 
-  @manifest ".baileys_ex_native_file_persistence.etf"
+  @manifest Backends.fetch!(:etf).manifest_file
 
   defp manifest_stat(dir), do: File.stat!(Path.join(dir, @manifest), time: :posix)
 

@@ -3,13 +3,14 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
 
   alias BaileysEx.Auth.NIF.Baseline.JSONCodec
   alias BaileysEx.Auth.NIF.FilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
   alias BaileysEx.Auth.NIF.Test.KeyStoreDispatch
   alias BaileysEx.Auth.State
   alias BaileysEx.Protocol.Proto.ADVSignedDeviceIdentity
   alias BaileysEx.Signal.SessionRecord
 
-  @manifest ".baileys_ex_file_persistence.json"
+  @manifest Backends.fetch!(:json).manifest_file
 
   # A real Signal base key: not valid UTF-8, so it can only live in JSON as base64.
   @non_utf8_base_key <<5, 47, 94, 146, 126, 20, 145, 64, 167, 132, 196, 186, 86, 38, 23, 215, 31,

@@ -8,9 +8,10 @@ defmodule BaileysEx.Auth.NIF.JsonGoldenTest do
 
   alias BaileysEx.Auth.NIF.Baseline.FilePersistence, as: Baseline
   alias BaileysEx.Auth.NIF.FilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.Fixtures
 
-  @manifest ".baileys_ex_file_persistence.json"
+  @manifest Backends.fetch!(:json).manifest_file
 
   describe "loading the json/ fixture directory" do
     @tag :tmp_dir

@@ -2,11 +2,12 @@ defmodule BaileysEx.Auth.NIF.NativeFilePersistenceTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
   alias BaileysEx.Auth.State
   alias BaileysEx.Signal.SessionRecord
 
-  @manifest ".baileys_ex_native_file_persistence.etf"
+  @manifest Backends.fetch!(:etf).manifest_file
 
   describe "credentials" do
     @tag :tmp_dir

@@ -9,6 +9,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
   """
   use ExUnit.Case, async: true
 
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.NIF.Test.KeyStoreDispatch
@@ -38,15 +39,15 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
       test "credentials round-trip and a second save replaces them", ctx do
         %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        layout = Parity.layout(kind)
+        layout = Backends.fetch!(kind)
         state = Parity.creds(kind, 11)
 
         assert impl.save_credentials(dir, state) == :ok
         assert impl.load_credentials(dir) == {:ok, state}
-        assert Enum.sort(File.ls!(dir)) == Enum.sort([layout.creds, layout.manifest])
+        assert Enum.sort(File.ls!(dir)) == Enum.sort([layout.creds_file, layout.manifest_file])
 
         assert Parity.read_manifest(kind, dir) ==
-                 %{"backend" => layout.backend, "version" => 1, "key_index" => %{}}
+                 %{"backend" => layout.backend_id, "version" => 1, "key_index" => %{}}
 
         newer = %{Parity.creds(kind, 12) | me: nil, account: nil, registered: false}
         assert impl.save_credentials(dir, newer) == :ok
@@ -55,7 +56,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         fresh = State.new()
         assert impl.save_credentials(dir, fresh) == :ok
         assert impl.load_credentials(dir) == {:ok, fresh}
-        assert Enum.sort(File.ls!(dir)) == Enum.sort([layout.creds, layout.manifest])
+        assert Enum.sort(File.ls!(dir)) == Enum.sort([layout.creds_file, layout.manifest_file])
       end
 
       if kind == :json do
@@ -83,7 +84,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
           end
 
           refute File.exists?(Path.join(dir, "creds.json"))
-          refute File.exists?(Path.join(dir, Parity.layout(:json).manifest))
+          refute File.exists?(Path.join(dir, Backends.fetch!(:json).manifest_file))
         end
 
         test "a key value with no JSON form is an ArgumentError and writes no key", ctx do
@@ -208,7 +209,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         second = DeterministicAuth.x25519_key_pair(8)
 
         assert impl.save_keys(dir, :"pre-key", 7, first) == :ok
-        assert File.regular?(Path.join(dir, "pre-key-7" <> Parity.layout(kind).ext))
+        assert File.regular?(Path.join(dir, "pre-key-7" <> Backends.fetch!(kind).ext))
         assert impl.load_keys(dir, :"pre-key", 7) == {:ok, first}
         assert impl.load_keys(dir, :"pre-key", "7") == {:ok, first}
 
@@ -252,7 +253,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.delete_keys(dir, :session, "b.0") == :ok
         assert impl.list_persisted_keys(dir) == {:ok, %{session: []}}
         assert Parity.read_manifest(kind, dir)["key_index"] == %{"session" => []}
-        assert File.ls!(dir) == [Parity.layout(kind).manifest]
+        assert File.ls!(dir) == [Backends.fetch!(kind).manifest_file]
       end
 
       test "deleting from a directory without a manifest writes nothing", ctx do
@@ -266,7 +267,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
       test "the manifest keeps every persisted type's ids unique and sorted", ctx do
         %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        layout = Parity.layout(kind)
+        layout = Backends.fetch!(kind)
         pair = DeterministicAuth.x25519_key_pair(9)
 
         assert impl.save_keys(dir, :session, "s1", Parity.session_record(1)) == :ok
@@ -278,7 +279,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.delete_keys(dir, :"lid-mapping", "absent") == :ok
 
         assert Parity.read_manifest(kind, dir) == %{
-                 "backend" => layout.backend,
+                 "backend" => layout.backend_id,
                  "version" => 1,
                  "key_index" => %{"session" => ["s0", "s1"], "pre-key" => [], "lid-mapping" => []}
                }
@@ -288,10 +289,10 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
       test "a manifest written by someone else is normalised on read and on rewrite", ctx do
         %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        layout = Parity.layout(kind)
+        layout = Backends.fetch!(kind)
 
         foreign = %{
-          "backend" => layout.backend,
+          "backend" => layout.backend_id,
           "version" => 1,
           "key_index" => %{
             "session" => ["b", "a", "a", 3],
@@ -301,7 +302,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
           "extra" => true
         }
 
-        File.write!(Path.join(dir, layout.manifest), Parity.encode_manifest(kind, foreign))
+        File.write!(Path.join(dir, layout.manifest_file), Parity.encode_manifest(kind, foreign))
 
         assert impl.list_persisted_keys(dir) ==
                  {:ok, %{session: ["a", "b"], "pre-key": ["single"]}}
@@ -309,7 +310,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.save_keys(dir, :session, "c", Parity.session_record(3)) == :ok
 
         assert Parity.read_manifest(kind, dir) == %{
-                 "backend" => layout.backend,
+                 "backend" => layout.backend_id,
                  "version" => 1,
                  "key_index" => %{"session" => ["a", "b", "c"], "pre-key" => ["single"]}
                }
@@ -317,7 +318,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
       test "file names are sanitised and both spellings reach the same file", ctx do
         %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        ext = Parity.layout(kind).ext
+        ext = Backends.fetch!(kind).ext
         pair = DeterministicAuth.x25519_key_pair(12)
 
         assert impl.save_keys(dir, :"device-list", "alice/device:0", ["primary"]) == :ok
@@ -380,7 +381,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.list_persisted_keys(dir) == {:ok, expected}
 
         # Scan only (a file nobody indexed) and manifest only (an indexed file that is gone).
-        ext = Parity.layout(kind).ext
+        ext = Backends.fetch!(kind).ext
 
         File.cp!(
           Path.join(dir, "session-15551112222.1" <> ext),
@@ -401,7 +402,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
       test "the scan skips creds, the manifest, temp files, other names and extensions",
            ctx do
         %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        ext = Parity.layout(kind).ext
+        ext = Backends.fetch!(kind).ext
         other_ext = if kind == :etf, do: ".json", else: ".etf"
 
         assert impl.save_credentials(dir, Parity.creds(kind, 14)) == :ok
@@ -465,7 +466,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
       test "a manifest of the other backend is refused by every call", ctx do
         %{kind: kind, tmp_dir: dir} = ctx
-        other = Parity.layout(kind).other_backend
+        other = Backends.other(Backends.fetch!(kind)).backend_id
         manifest = %{"backend" => other, "version" => 1, "key_index" => %{}}
 
         assert_every_call_fails(ctx, dir, manifest, fn impl ->
@@ -475,7 +476,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
       test "a manifest of another version is refused by every call", ctx do
         %{kind: kind, tmp_dir: tmp} = ctx
-        backend = Parity.layout(kind).backend
+        backend = Backends.fetch!(kind).backend_id
 
         assert_every_call_fails(
           ctx,
@@ -508,7 +509,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
         dir = Path.join(tmp, "garbage")
         File.mkdir_p!(dir)
-        manifest = Path.join(dir, Parity.layout(kind).manifest)
+        manifest = Path.join(dir, Backends.fetch!(kind).manifest_file)
         File.write!(manifest, "garbage")
 
         assert {:error, {:invalid_persistence_metadata, ^impl, _detail}} =
@@ -520,7 +521,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert {:error, {:invalid_persistence_metadata, ^impl, _detail}} =
                  impl.list_persisted_keys(dir)
 
-        assert File.ls!(dir) == [Parity.layout(kind).manifest]
+        assert File.ls!(dir) == [Backends.fetch!(kind).manifest_file]
         assert File.read!(manifest) == "garbage"
       end
 
@@ -575,7 +576,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
     File.mkdir_p!(dir)
 
     File.write!(
-      Path.join(dir, Parity.layout(kind).manifest),
+      Path.join(dir, Backends.fetch!(kind).manifest_file),
       Parity.encode_manifest(kind, manifest)
     )
 
