@@ -733,52 +733,9 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
       assert %{"platform" => "writer-" <> _} = read_json(tmp_dir, "creds.json")
       assert Enum.sort(File.ls!(tmp_dir)) == Enum.sort([@manifest, "creds.json"])
     end
-
-    @tag :tmp_dir
-    test "concurrent saves of different keys lose no manifest entry", %{tmp_dir: tmp_dir} do
-      ids = for n <- 1..24, do: "1555000#{n}.0"
-
-      ids
-      |> Enum.map(fn id ->
-        Task.async(fn -> Persistence.save_keys(tmp_dir, :"device-list", id, [id]) end)
-      end)
-      |> Enum.each(&assert(Task.await(&1, 30_000) == :ok))
-
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{"device-list" => Enum.sort(ids)}
-
-      for id <- ids do
-        assert {:ok, [^id]} = Persistence.load_keys(tmp_dir, :"device-list", id)
-      end
-    end
   end
 
   describe "manifest" do
-    @tag :tmp_dir
-    test "re-saving an indexed key or unchanged credentials does not rewrite the manifest", %{
-      tmp_dir: tmp_dir
-    } do
-      manifest = Path.join(tmp_dir, @manifest)
-      state = json_state(70)
-
-      assert :ok = Persistence.save_credentials(tmp_dir, state)
-      assert :ok = Persistence.save_keys(tmp_dir, :session, "a.0", SessionRecord.new())
-      first = File.stat!(manifest)
-      bytes = File.read!(manifest)
-
-      assert :ok = Persistence.save_keys(tmp_dir, :session, "a.0", session_record(70))
-      assert :ok = Persistence.save_credentials(tmp_dir, %{state | platform: "again"})
-      assert :ok = Persistence.delete_keys(tmp_dir, :session, "never-saved.0")
-
-      assert File.stat!(manifest).inode == first.inode
-      assert File.read!(manifest) == bytes
-      assert {:ok, record} = Persistence.load_keys(tmp_dir, :session, "a.0")
-      assert record == session_record(70)
-
-      assert :ok = Persistence.save_keys(tmp_dir, :session, "b.0", SessionRecord.new())
-      assert File.stat!(manifest).inode != first.inode
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{"session" => ["a.0", "b.0"]}
-    end
-
     @tag :tmp_dir
     test "the manifest index stays unique and sorted", %{tmp_dir: tmp_dir} do
       for id <- ["b", "a", "c", "a", "b"] do
@@ -1123,54 +1080,6 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     end
   end
 
-  describe "invalid arguments are returned as errors" do
-    @tag :tmp_dir
-    test "a context that is not a binary", %{tmp_dir: tmp_dir} do
-      state = json_state(300)
-
-      for ctx <- [42, ~c"auth_dir", %{path: tmp_dir}, :auth_dir] do
-        error = {:error, {:invalid_context, ctx}}
-
-        assert Persistence.load_credentials(ctx) == error
-        assert Persistence.save_credentials(ctx, state) == error
-        assert Persistence.load_keys(ctx, :session, "a.0") == error
-        assert Persistence.save_keys(ctx, :session, "a.0", SessionRecord.new()) == error
-        assert Persistence.delete_keys(ctx, :session, "a.0") == error
-        assert Persistence.list_persisted_keys(ctx) == error
-        assert Persistence.use_multi_file_auth_state(ctx) == error
-      end
-
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "a key type that is not an atom, an id without String.Chars, credentials that are not a State",
-         %{tmp_dir: tmp_dir} do
-      for type <- ["session", 1, {:session}] do
-        error = {:error, {:invalid_key_type, type}}
-
-        assert Persistence.load_keys(tmp_dir, type, "a.0") == error
-        assert Persistence.save_keys(tmp_dir, type, "a.0", []) == error
-        assert Persistence.delete_keys(tmp_dir, type, "a.0") == error
-      end
-
-      for id <- [self(), %{a: 1}, {1, 2}] do
-        error = {:error, {:invalid_key_id, id}}
-
-        assert Persistence.load_keys(tmp_dir, :session, id) == error
-        assert Persistence.save_keys(tmp_dir, :session, id, []) == error
-        assert Persistence.delete_keys(tmp_dir, :session, id) == error
-      end
-
-      for creds <- [%{}, %{platform: "x"}, nil, "creds"] do
-        assert Persistence.save_credentials(tmp_dir, creds) ==
-                 {:error, {:invalid_credentials, creds}}
-      end
-
-      assert File.ls!(tmp_dir) == []
-    end
-  end
-
   describe "hostile nesting" do
     @tag :tmp_dir
     test "a list nested 100,000 deep in additional_data is refused and nothing is written", %{
@@ -1463,96 +1372,5 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     assert File.exists?(Path.join(ebin, "Elixir.BaileysEx.Auth.NIF.FilePersistence.beam"))
     refute File.exists?(Path.join(ebin, "Elixir.BaileysEx.Auth.State.beam"))
     ebin
-  end
-end
-
-defmodule BaileysEx.Auth.NIF.FilePersistenceDefaultPathTest do
-  # Changes application env and the working directory: must not run concurrently.
-  use ExUnit.Case, async: false
-
-  alias BaileysEx.Auth.NIF.FilePersistence, as: Persistence
-  alias BaileysEx.Auth.NIF.Test.DeterministicAuth
-
-  @app :baileys_ex_nif_persistence
-
-  setup do
-    previous = Application.fetch_env(@app, Persistence)
-    previous_cwd = File.cwd!()
-
-    on_exit(fn ->
-      File.cd!(previous_cwd)
-
-      case previous do
-        {:ok, value} -> Application.put_env(@app, Persistence, value)
-        :error -> Application.delete_env(@app, Persistence)
-      end
-    end)
-
-    :ok
-  end
-
-  @tag :tmp_dir
-  test "the context-free arity uses the configured path and matches the context arity", %{
-    tmp_dir: tmp_dir
-  } do
-    configured = Path.join(tmp_dir, "configured")
-    explicit = Path.join(tmp_dir, "explicit")
-    Application.put_env(@app, Persistence, path: configured)
-
-    state = %{DeterministicAuth.state(200) | processed_history_messages: []}
-    pair = DeterministicAuth.x25519_key_pair(201)
-
-    assert Persistence.load_keys(:"pre-key", "1") == {:error, :not_found}
-    assert Persistence.save_credentials(state) == :ok
-    assert Persistence.save_credentials(explicit, state) == :ok
-    assert Persistence.save_keys(:"pre-key", "1", pair) == :ok
-    assert Persistence.save_keys(explicit, :"pre-key", "1", pair) == :ok
-    assert Persistence.save_keys(:"device-list", "x/y:0", ["0"]) == :ok
-    assert Persistence.save_keys(explicit, :"device-list", "x/y:0", ["0"]) == :ok
-
-    assert Persistence.load_credentials() == {:ok, state}
-    assert Persistence.load_credentials(explicit) == {:ok, state}
-    assert Persistence.load_keys(:"pre-key", "1") == {:ok, pair}
-    assert Persistence.load_keys(explicit, :"pre-key", "1") == {:ok, pair}
-
-    assert Persistence.delete_keys(:"device-list", "x/y:0") == :ok
-    assert Persistence.delete_keys(explicit, :"device-list", "x/y:0") == :ok
-    assert Persistence.load_keys(:"device-list", "x/y:0") == {:error, :not_found}
-
-    assert Persistence.list_persisted_keys(configured) ==
-             Persistence.list_persisted_keys(explicit)
-
-    assert Persistence.list_persisted_keys(nil) == Persistence.list_persisted_keys(explicit)
-    assert dir_contents(configured) == dir_contents(explicit)
-
-    assert {:ok, auth} = Persistence.use_multi_file_auth_state()
-    assert auth.state == state
-
-    assert auth.connect_opts[:signal_store_opts] == [
-             persistence_module: Persistence,
-             persistence_context: configured
-           ]
-  end
-
-  @tag :tmp_dir
-  test "without configuration the default is baileys_auth_info under the cwd", %{
-    tmp_dir: tmp_dir
-  } do
-    Application.delete_env(@app, Persistence)
-    File.cd!(tmp_dir)
-    expected = Path.join(File.cwd!(), "baileys_auth_info")
-
-    assert Persistence.save_keys(:"device-list", "d", ["0"]) == :ok
-    assert File.exists?(Path.join(expected, "device-list-d.json"))
-    assert Persistence.load_keys(nil, :"device-list", "d") == {:ok, ["0"]}
-
-    assert {:ok, auth} = Persistence.use_multi_file_auth_state()
-    assert auth.connect_opts[:signal_store_opts][:persistence_context] == expected
-  end
-
-  defp dir_contents(dir) do
-    for name <- Enum.sort(File.ls!(dir)), into: %{} do
-      {name, File.read!(Path.join(dir, name))}
-    end
   end
 end
