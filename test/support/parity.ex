@@ -278,6 +278,45 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
     ]
   end
 
+  @doc "A real Signal base key (33 bytes) that is not valid UTF-8: JSON holds it only as base64."
+  @spec non_utf8_base_key() :: binary()
+  def non_utf8_base_key do
+    <<5, 47, 94, 146, 126, 20, 145, 64, 167, 132, 196, 186, 86, 38, 23, 215, 31, 144, 133, 214,
+      230, 196, 84, 64, 227, 163, 144, 29, 239, 76, 133, 227, 35>>
+  end
+
+  @doc """
+  A small session of short fixed byte strings under `base_key`, with a
+  pending pre-key and one receiving chain holding `message_keys`.
+  """
+  @spec small_session(binary(), %{non_neg_integer() => binary()}) :: map()
+  def small_session(base_key, message_keys) do
+    %{
+      current_ratchet: %{
+        root_key: <<11, 12, 13>>,
+        ephemeral_key_pair: %{public: <<14, 15, 16>>, private: <<17, 18, 19>>},
+        last_remote_ephemeral: <<20, 21, 22>>,
+        previous_counter: 7
+      },
+      index_info: %{
+        remote_identity_key: <<23, 24, 25>>,
+        local_identity_key: <<26, 27, 28>>,
+        base_key: base_key,
+        base_key_type: :sending,
+        closed: -1
+      },
+      pending_pre_key: %{signed_pre_key_id: 9, base_key: <<29, 30>>, pre_key_id: 10},
+      registration_id: 12_345,
+      chains: %{
+        <<31, 32, 33>> => %{
+          chain_key: %{counter: 1, key: <<34, 35, 36>>},
+          chain_type: :receiving,
+          message_keys: message_keys
+        }
+      }
+    }
+  end
+
   @doc "A Signal session record with an open and a closed session."
   @spec session_record(integer()) :: struct()
   def session_record(seed) do
