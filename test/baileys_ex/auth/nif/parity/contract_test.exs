@@ -372,9 +372,14 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         %{impl: impl, kind: kind, backend: %{ext: ext}, tmp_dir: dir} = ctx
         pair = DeterministicAuth.x25519_key_pair(12)
 
+        device_file = Path.join(dir, "device-list-alice__device-0" <> ext)
         two = ["primary", "companion"]
         assert impl.save_keys(dir, :"device-list", "alice/device:0", two) == :ok
-        assert_stored(kind, Path.join(dir, "device-list-alice__device-0" <> ext), two)
+        assert_stored(kind, device_file, two)
+
+        assert Parity.read_manifest(kind, dir)["key_index"] == %{
+                 "device-list" => ["alice/device:0"]
+               }
 
         assert impl.save_keys(dir, :"device-list", "alice/device:0", ["primary"]) == :ok
         assert impl.save_keys(dir, :"pre-key", "josé/📱:1", pair) == :ok
@@ -395,6 +400,12 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.save_keys(dir, :"device-list", "alice/device-0", ["companion"]) == :ok
         assert impl.load_keys(dir, :"device-list", "alice/device:0") == {:ok, ["companion"]}
         assert length(File.ls!(dir)) == 4
+
+        # Deleting either spelling removes the one file, and only that id from the index.
+        assert impl.delete_keys(dir, :"device-list", "alice/device:0") == :ok
+        refute File.exists?(device_file)
+        assert impl.load_keys(dir, :"device-list", "alice/device-0") == {:error, :not_found}
+        assert Parity.read_manifest(kind, dir)["key_index"]["device-list"] == ["alice/device-0"]
       end
 
       test "list_persisted_keys merges the manifest with the lossy directory scan", ctx do
