@@ -14,3 +14,4 @@ pub mod manifest;
 pub mod offload;
 pub mod store;
 pub mod value;
+pub mod vocabulary;

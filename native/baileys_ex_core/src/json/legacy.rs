@@ -167,17 +167,29 @@ pub const EMPTY: Context = Context {
     modules: &[],
 };
 
+/// Each key type's allow-list; other types get none.
+const BY_KEY_TYPE: [(&str, &Context); 6] = [
+    ("session", &SESSION),
+    ("pre-key", &PRE_KEY),
+    ("sender-key", &SENDER_KEY),
+    ("app-state-sync-key", &APP_STATE_SYNC_KEY),
+    ("app-state-sync-version", &APP_STATE_SYNC_VERSION),
+    ("tctoken", &TCTOKEN),
+];
+
 /// The allow-list for a key type; unknown types get none.
 pub fn context_for(key_type: &str) -> &'static Context {
-    match key_type {
-        "session" => &SESSION,
-        "pre-key" => &PRE_KEY,
-        "sender-key" => &SENDER_KEY,
-        "app-state-sync-key" => &APP_STATE_SYNC_KEY,
-        "app-state-sync-version" => &APP_STATE_SYNC_VERSION,
-        "tctoken" => &TCTOKEN,
-        _ => &EMPTY,
-    }
+    BY_KEY_TYPE
+        .iter()
+        .find(|(name, _)| *name == key_type)
+        .map_or(&EMPTY, |(_, ctx)| *ctx)
+}
+
+/// Every atom and module name on any allow-list.
+pub fn vocabulary() -> impl Iterator<Item = &'static str> {
+    std::iter::once(&CREDENTIALS)
+        .chain(BY_KEY_TYPE.iter().map(|(_, ctx)| *ctx))
+        .flat_map(|ctx| ctx.atoms.iter().chain(ctx.modules).copied())
 }
 
 /// `legacy_encoded?/1`: the top level carries a legacy marker.

@@ -63,6 +63,12 @@ pub enum JsonError {
     TooLarge,
 }
 
+/// The struct modules and fields and the legacy allow-lists: the names the
+/// JSON codecs turn into atoms (`crate::vocabulary` adds the few they write inline).
+pub fn vocabulary() -> impl Iterator<Item = &'static str> {
+    structs::vocabulary().chain(legacy::vocabulary())
+}
+
 /// `validate_additional_data/1`, on its own.
 pub fn validate_additional_data(data: &Value) -> Result<(), JsonError> {
     if data.is_nil() {
