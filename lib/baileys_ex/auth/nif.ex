@@ -1,13 +1,18 @@
 defmodule BaileysEx.Auth.NIF do
   @moduledoc false
   # The Rust NIF. One stub per native function; the public modules guard
-  # their arguments and hold the docs. `backend` is `:etf` or `:json`;
-  # `context` is the caller's directory or nil, `default` the configured
-  # default directory or nil; `slot` is `:credentials` or `{:key, type}`.
+  # their arguments (`Common`) and hold the docs. Arguments are typed, a
+  # wrong type raises: `backend` is `:etf` or `:json`; `location` is
+  # `{backend, context, default}`, the caller's directory and the configured
+  # default each a binary or nil; `type` is an atom, `id` and `data`
+  # binaries; `slot` is `:credentials` or `{:key, type}`. Errors are data
+  # (`{:argument_error, message}`, `{:invalid_etf, bytes}`, manifest errors
+  # without the module) that `Common` turns into the originals' terms.
   # `encode/3` and `decode/3` run on dirty CPU schedulers, the rest on dirty
   # IO schedulers; `scheduler_use/0` reports the thread kinds each NIF has
-  # run on, for the test that checks exactly that. Loads return `{:encoded, bytes}` for large files, which the
-  # caller passes to `decode/3`.
+  # run on, for the test that checks exactly that. Loads return
+  # `{:encoded, bytes}` for large files, which the caller passes to
+  # `decode/3`.
 
   @on_load :load_nif
 
@@ -29,16 +34,13 @@ defmodule BaileysEx.Auth.NIF do
 
   def encode(_backend, _slot, _value), do: :erlang.nif_error(not_loaded())
   def decode(_backend, _slot, _bytes), do: :erlang.nif_error(not_loaded())
-  def resolve_dir(_backend, _context, _default), do: :erlang.nif_error(not_loaded())
-  def load_credentials(_backend, _context, _default), do: :erlang.nif_error(not_loaded())
-  def save_credentials(_backend, _context, _default, _data), do: :erlang.nif_error(not_loaded())
-  def load_key(_backend, _context, _default, _type, _id), do: :erlang.nif_error(not_loaded())
-
-  def save_key(_backend, _context, _default, _type, _id, _data),
-    do: :erlang.nif_error(not_loaded())
-
-  def delete_key(_backend, _context, _default, _type, _id), do: :erlang.nif_error(not_loaded())
-  def list_keys(_backend, _context, _default), do: :erlang.nif_error(not_loaded())
+  def resolve_dir(_location), do: :erlang.nif_error(not_loaded())
+  def load_credentials(_location), do: :erlang.nif_error(not_loaded())
+  def save_credentials(_location, _data), do: :erlang.nif_error(not_loaded())
+  def load_key(_location, _type, _id), do: :erlang.nif_error(not_loaded())
+  def save_key(_location, _type, _id, _data), do: :erlang.nif_error(not_loaded())
+  def delete_key(_location, _type, _id), do: :erlang.nif_error(not_loaded())
+  def list_keys(_location), do: :erlang.nif_error(not_loaded())
   def scheduler_use, do: :erlang.nif_error(not_loaded())
 
   # `:code.priv_dir/1` is `{:error, :bad_name}` when the application is not on

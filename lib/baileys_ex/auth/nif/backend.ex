@@ -1,8 +1,9 @@
 defmodule BaileysEx.Auth.NIF.Backend do
   @moduledoc false
   # The public callbacks both drop-ins export, written once. Each function
-  # passes the context (or nil) to Rust with the backend's name; Rust resolves
-  # the directory, locks, reads and writes.
+  # passes the context (or nil) to `Common` with the backend's name and the
+  # module, which the originals name in their errors; Rust resolves the
+  # directory, locks, reads and writes.
 
   defmacro __using__(opts) do
     backend = Keyword.fetch!(opts, :backend)
@@ -38,7 +39,8 @@ defmodule BaileysEx.Auth.NIF.Backend do
       credentials (`BaileysEx.Auth.State.new/0`); nothing is written.
       """
       @spec load_credentials(context()) :: {:ok, struct()} | {:error, term()}
-      def load_credentials(context), do: Common.load_credentials(@backend, context, default())
+      def load_credentials(context),
+        do: Common.load_credentials(__MODULE__, @backend, context, default())
 
       @doc "Saves the credentials into the default directory."
       @spec save_credentials(struct()) :: :ok | {:error, term()}
@@ -47,7 +49,7 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @doc "Saves the credentials into `context`."
       @spec save_credentials(context(), struct()) :: :ok | {:error, term()}
       def save_credentials(context, state),
-        do: Common.save_credentials(@backend, context, default(), state)
+        do: Common.save_credentials(__MODULE__, @backend, context, default(), state)
 
       @doc "Loads one key from the default directory."
       @spec load_keys(atom(), term()) :: {:ok, term()} | {:error, term()}
@@ -56,7 +58,7 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @doc "Loads one key; a missing key is `{:error, :not_found}`."
       @spec load_keys(context(), atom(), term()) :: {:ok, term()} | {:error, term()}
       def load_keys(context, type, id),
-        do: Common.load_key(@backend, context, default(), type, id)
+        do: Common.load_key(__MODULE__, @backend, context, default(), type, id)
 
       @doc "Saves one key into the default directory."
       @spec save_keys(atom(), term(), term()) :: :ok | {:error, term()}
@@ -65,7 +67,7 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @doc "Saves one key and records its id in the manifest."
       @spec save_keys(context(), atom(), term(), term()) :: :ok | {:error, term()}
       def save_keys(context, type, id, value),
-        do: Common.save_key(@backend, context, default(), type, id, value)
+        do: Common.save_key(__MODULE__, @backend, context, default(), type, id, value)
 
       @doc "Deletes one key from the default directory."
       @spec delete_keys(atom(), term()) :: :ok | {:error, term()}
@@ -74,7 +76,7 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @doc "Deletes one key; a missing key is `:ok`."
       @spec delete_keys(context(), atom(), term()) :: :ok | {:error, term()}
       def delete_keys(context, type, id),
-        do: Common.delete_key(@backend, context, default(), type, id)
+        do: Common.delete_key(__MODULE__, @backend, context, default(), type, id)
 
       @doc """
       Lists persisted key ids by type: the manifest's index merged with a scan
@@ -83,7 +85,8 @@ defmodule BaileysEx.Auth.NIF.Backend do
       """
       @spec list_persisted_keys(context()) ::
               {:ok, %{optional(atom()) => [String.t()]}} | {:error, term()}
-      def list_persisted_keys(context), do: Common.list_keys(@backend, context, default())
+      def list_persisted_keys(context),
+        do: Common.list_keys(__MODULE__, @backend, context, default())
 
       defp default, do: Common.configured_path(__MODULE__)
     end
