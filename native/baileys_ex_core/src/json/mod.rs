@@ -61,6 +61,20 @@ pub enum JsonError {
     /// `limits::MAX_OUTPUT_BYTES` (the original has no bound).
     #[error("document too large")]
     TooLarge,
+    /// An integer longer than `bigint::MAX_DECIMAL_DIGITS` decimal digits,
+    /// in a document read or a value to write (the original has no bound;
+    /// converting such an integer takes time quadratic in its length).
+    #[error("integer too large")]
+    IntegerTooLarge,
+}
+
+/// What `JSON.decode/1` returns for a document: objects become maps with
+/// binary keys, nothing else is interpreted (the manifest is read this way).
+pub fn decode_plain(bytes: &[u8]) -> Result<Value, JsonError> {
+    let doc = syntax::parse(bytes)?;
+    let value = term::plain(&doc);
+    syntax::dispose(doc);
+    Ok(value)
 }
 
 /// `validate_additional_data/1`, on its own.
