@@ -228,7 +228,14 @@ impl<'a> Store<'a> {
         let dir = self.open(dir);
         self.validate(&dir)?;
         self.write_data(&dir, &self.spec.key_file_name(key_type, id), data)?;
-        self.update_manifest(&dir, index_change(key_type, id, Change::Insert), true)
+        let change = index_change(key_type, id, Change::Insert);
+        // A JSON manifest holds ids as strings. For an id that is not UTF-8
+        // the original's manifest encoder raises after the data file is
+        // written, leaving the manifest as it was; here that is an error.
+        if let (BackendKind::Json, Change::Insert(Some(_), _)) = (self.spec.kind, &change) {
+            crate::json::check_manifest_id(id)?;
+        }
+        self.update_manifest(&dir, change, true)
     }
 
     pub fn save_credentials(&self, dir: &Path, data: &[u8]) -> Result<()> {

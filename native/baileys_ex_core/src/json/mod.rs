@@ -77,6 +77,12 @@ pub fn decode_plain(bytes: &[u8]) -> Result<Value, JsonError> {
     Ok(value)
 }
 
+/// Checks that an id can be a JSON string (UTF-8), as it must to enter the
+/// manifest's index; the original's encoder raises on any other binary.
+pub fn check_manifest_id(id: &[u8]) -> Result<(), JsonError> {
+    term::utf8_str(id).map(|_| ())
+}
+
 /// `validate_additional_data/1`, on its own.
 pub fn validate_additional_data(data: &Value) -> Result<(), JsonError> {
     if data.is_nil() {

@@ -469,7 +469,7 @@ fn protocol_error(value: &Value) -> JsonError {
     ))
 }
 
-fn utf8_str(bytes: &[u8]) -> Result<&str, JsonError> {
+pub(crate) fn utf8_str(bytes: &[u8]) -> Result<&str, JsonError> {
     std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
         JsonError::Unsupported(format!(
