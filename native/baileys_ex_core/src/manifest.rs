@@ -240,6 +240,11 @@ pub fn decode_json(bytes: &[u8], backend_id: &str) -> Result<Option<Manifest>, M
     let value = json::decode_plain(bytes)
         .map_err(|err| MetadataError::InvalidJson(json_error_detail(&err)))?;
     match from_value(&value, backend_id) {
+        // The detail becomes a term, which is bounded like any other.
+        Err(Shape::Wrong) if json::check_depth(&value, etf::MAX_DEPTH).is_err() => {
+            json::dispose(value);
+            Err(MetadataError::InvalidJson(Value::atom("nesting_too_deep")))
+        }
         Err(Shape::Wrong) => Err(MetadataError::InvalidJson(value)),
         Err(Shape::Refused(err)) => Err(err),
         Ok(manifest) => Ok(manifest),
@@ -491,6 +496,10 @@ mod tests {
             ])
         );
         assert_eq!(detail(b"[]"), Value::List(vec![]));
+        for depth in [etf::MAX_DEPTH + 1, 100_000] {
+            let deep = "[".repeat(depth) + &"]".repeat(depth);
+            assert_eq!(detail(deep.as_bytes()), Value::atom("nesting_too_deep"));
+        }
         assert!(matches!(decode_json(b"null", "file_persistence"), Ok(None)));
     }
 
