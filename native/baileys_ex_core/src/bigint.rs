@@ -5,13 +5,13 @@
 //! Only JSON needs decimal text, and turning base 256 into base 10 and back
 //! costs time quadratic in the length. It runs on 64-bit words (19 decimal
 //! digits at a time), and JSON refuses integers longer than
-//! `MAX_DECIMAL_DIGITS`, so one conversion stays near a millisecond.
+//! `MAX_DECIMAL_DIGITS`, so one conversion stays within a few milliseconds.
 
 use std::cmp::Ordering;
 
 /// Longest integer, in decimal digits (without sign), that the JSON codecs
 /// read or write. About 33,000 bits: far beyond any integer in auth data,
-/// and short enough that a conversion costs about a millisecond at most.
+/// and short enough that a conversion costs a few milliseconds at most.
 pub const MAX_DECIMAL_DIGITS: usize = 10_000;
 
 /// 10^19, the largest power of ten in a `u64`.
