@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::error::MetadataError;
 use crate::fs::Fs;
 use crate::layout::{BackendKind, BackendSpec};
 use crate::locks::LockTable;
@@ -62,6 +63,9 @@ pub struct ManifestCache {
     /// Whether `bytes` is exactly what we would write for `manifest`.
     pub canonical: bool,
     pub valid: bool,
+    /// The bytes last refused and why, when the same bytes are refused for
+    /// good: they are not decoded again.
+    pub refused: Option<(Vec<u8>, MetadataError)>,
 }
 
 /// A manifest change waiting for the next commit.

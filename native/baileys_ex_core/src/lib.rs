@@ -3,6 +3,7 @@
 //! converts terms and calls in here, so `cargo test` covers all of it.
 
 pub mod atomic;
+pub mod bigint;
 pub mod directory;
 pub mod error;
 pub mod etf;

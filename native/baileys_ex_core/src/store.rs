@@ -11,7 +11,7 @@ use crate::error::{Error, MetadataError, Result};
 use crate::fs::Fs;
 use crate::layout::{merge_indexes, persisted_key_type, BackendKind, BackendSpec, KeyIndex};
 use crate::locks::DirLock;
-use crate::manifest::{self, AtomTable, Manifest};
+use crate::manifest::{self, AtomTable, Manifest, WatchedAtoms};
 
 /// One backend's view of the filesystem.
 pub struct Store<'a> {
@@ -51,8 +51,20 @@ impl<'a> Store<'a> {
                 if cache.valid && cache.bytes.as_deref() == Some(bytes.as_slice()) {
                     return Ok(());
                 }
+                if let Some((refused, err)) = &cache.refused {
+                    if *refused == bytes {
+                        return Err(Error::Metadata(err.clone()));
+                    }
+                }
                 cache.valid = false;
-                let decoded = self.decode_manifest(&bytes).map_err(Error::Metadata)?;
+                let decoded = match self.decode_manifest(&bytes) {
+                    Ok(decoded) => decoded,
+                    Err((err, for_good)) => {
+                        cache.refused = for_good.then(|| (bytes, err.clone()));
+                        return Err(Error::Metadata(err));
+                    }
+                };
+                cache.refused = None;
                 cache.canonical = decoded
                     .as_ref()
                     .is_some_and(|m| self.encode_manifest(m).as_slice() == bytes.as_slice());
@@ -73,13 +85,21 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// On refusal, also whether the same bytes are refused for good: only a
+    /// manifest naming an atom this VM lacks may decode once the atom exists.
     fn decode_manifest(
         &self,
         bytes: &[u8],
-    ) -> std::result::Result<Option<Manifest>, MetadataError> {
+    ) -> std::result::Result<Option<Manifest>, (MetadataError, bool)> {
         match self.spec.kind {
-            BackendKind::Etf => manifest::decode_etf(bytes, self.spec.backend_id, self.atoms),
-            BackendKind::Json => manifest::decode_json(bytes, self.spec.backend_id),
+            BackendKind::Etf => {
+                let atoms = WatchedAtoms::new(self.atoms);
+                manifest::decode_etf(bytes, self.spec.backend_id, &atoms)
+                    .map_err(|err| (err, !atoms.missed_any()))
+            }
+            BackendKind::Json => {
+                manifest::decode_json(bytes, self.spec.backend_id).map_err(|err| (err, true))
+            }
         }
     }
 
@@ -208,7 +228,14 @@ impl<'a> Store<'a> {
         let dir = self.open(dir);
         self.validate(&dir)?;
         self.write_data(&dir, &self.spec.key_file_name(key_type, id), data)?;
-        self.update_manifest(&dir, index_change(key_type, id, Change::Insert), true)
+        let change = index_change(key_type, id, Change::Insert);
+        // A JSON manifest holds ids as strings. For an id that is not UTF-8
+        // the original's manifest encoder raises after the data file is
+        // written, leaving the manifest as it was; here that is an error.
+        if let (BackendKind::Json, Change::Insert(Some(_), _)) = (self.spec.kind, &change) {
+            crate::json::check_manifest_id(id)?;
+        }
+        self.update_manifest(&dir, change, true)
     }
 
     pub fn save_credentials(&self, dir: &Path, data: &[u8]) -> Result<()> {

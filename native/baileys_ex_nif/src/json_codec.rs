@@ -4,6 +4,7 @@
 //! an atom. Values are torn down with `json::dispose`, which does not
 //! recurse, so a deep value cannot overflow the dirty scheduler's stack.
 
+use baileys_ex_core::bigint;
 use baileys_ex_core::etf::{self, EtfError};
 use baileys_ex_core::json::{self, JsonError, SyntaxError};
 use baileys_ex_core::offload;
@@ -100,6 +101,9 @@ pub fn json_reason<'a>(env: Env<'a>, err: &JsonError) -> Term<'a> {
         JsonError::Null => atoms::not_found().encode(env),
         JsonError::TooDeep => too_deep(env),
         JsonError::TooLarge => (atoms::too_large(), json::limits::MAX_INPUT_BYTES).encode(env),
+        JsonError::IntegerTooLarge => {
+            (atoms::integer_too_large(), bigint::MAX_DECIMAL_DIGITS).encode(env)
+        }
     }
 }
 
