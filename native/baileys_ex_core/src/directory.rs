@@ -77,6 +77,32 @@ pub enum Change {
     Ensure,
 }
 
+impl Change {
+    /// Applies this change as the original's read-modify-write would, to a
+    /// manifest that `existed` (and whose bytes were `canonical`) before;
+    /// returns whether the manifest file must be written.
+    pub fn apply(&self, manifest: &mut Manifest, existed: &mut bool, canonical: bool) -> bool {
+        match self {
+            Change::Insert(key_type, id) => {
+                let added = key_type.is_some_and(|t| manifest.insert(t, id));
+                let write = added || !*existed || !canonical;
+                *existed = true;
+                write
+            }
+            Change::Ensure => {
+                let write = !*existed || !canonical;
+                *existed = true;
+                write
+            }
+            Change::Remove(key_type, id) if *existed => {
+                let dropped = key_type.is_some_and(|t| manifest.remove(t, id));
+                dropped || !canonical
+            }
+            Change::Remove(..) => false,
+        }
+    }
+}
+
 /// One caller's request: its change, and whether it renamed or removed a
 /// data file whose directory entry still needs an fsync.
 pub struct Pending {
@@ -117,6 +143,8 @@ pub struct Directory {
     manifest: Mutex<ManifestCache>,
     pub commits: Mutex<CommitQueue>,
     pub files: LockTable,
+    /// Multi-key commits: their queue, and the gate single-key writes pass.
+    pub atomic_commits: crate::commit::CommitGroup,
 }
 
 impl Directory {
@@ -151,6 +179,15 @@ pub fn absolute(dir: &Path) -> std::io::Result<PathBuf> {
 
 /// The shared state for `dir`, created (and its orphans removed) on first use.
 pub fn open(fs: &dyn Fs, spec: &'static BackendSpec, dir: &Path) -> Arc<Directory> {
+    let directory = registered(spec, dir);
+    // Every caller waits until the first has completed or rolled back a
+    // commit a crash cut short, then removed orphans, both under the
+    // directory's flock (see `recovery`).
+    crate::recovery::once_at_open(fs, &directory, || remove_orphan_temp_files(fs, dir));
+    directory
+}
+
+fn registered(spec: &'static BackendSpec, dir: &Path) -> Arc<Directory> {
     let registry = REGISTRY.get_or_init(Default::default);
     let key = (spec.kind, dir.to_path_buf());
     if let Some(existing) = registry.lock().get(&key) {
@@ -163,14 +200,13 @@ pub fn open(fs: &dyn Fs, spec: &'static BackendSpec, dir: &Path) -> Arc<Director
         manifest: Mutex::new(ManifestCache::default()),
         commits: Mutex::new(CommitQueue::default()),
         files: LockTable::default(),
+        atomic_commits: Default::default(),
     });
     let mut map = registry.lock();
     if let Some(existing) = map.get(&key) {
         return Arc::clone(existing);
     }
     map.insert(key, Arc::clone(&directory));
-    drop(map);
-    remove_orphan_temp_files(fs, dir);
     directory
 }
 
