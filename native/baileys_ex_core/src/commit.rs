@@ -188,8 +188,10 @@ impl Store<'_> {
     pub fn commit(&self, dir: &Path, mutations: &[Mutation]) -> Result<(), CommitError> {
         let bytes = check_limits(mutations)?;
         let dir = directory::open(self.fs, self.spec, dir);
-        {
-            let mut cache = dir.lock_manifest();
+        // Checked now (creating the directory if needed) so a bad manifest
+        // costs no writes, unless a leader holds the lock: it has just
+        // checked, and checks again before anything becomes visible.
+        if let Some(mut cache) = dir.try_lock_manifest() {
             self.check_manifest(&dir, &mut cache)?;
         }
         if mutations.is_empty() {
@@ -239,18 +241,27 @@ impl Store<'_> {
     }
 
     /// The file operations (last one per file wins) and manifest changes.
-    fn plan<'m>(&self, mutations: &[Mutation<'m>]) -> (Vec<(Vec<u8>, Option<&'m [u8]>)>, Vec<Change>) {
+    fn plan<'m>(
+        &self,
+        mutations: &[Mutation<'m>],
+    ) -> (Vec<(Vec<u8>, Option<&'m [u8]>)>, Vec<Change>) {
         let mut files: BTreeMap<Vec<u8>, Option<&'m [u8]>> = BTreeMap::new();
         let mut changes = Vec::with_capacity(mutations.len());
         for mutation in mutations {
             match *mutation {
                 Mutation::Save { key_type, id, data } => {
                     files.insert(self.spec.key_file_name(key_type, id), Some(data));
-                    changes.push(Change::Insert(persisted_key_type(key_type.as_bytes()), id.to_vec()));
+                    changes.push(Change::Insert(
+                        persisted_key_type(key_type.as_bytes()),
+                        id.to_vec(),
+                    ));
                 }
                 Mutation::Delete { key_type, id } => {
                     files.insert(self.spec.key_file_name(key_type, id), None);
-                    changes.push(Change::Remove(persisted_key_type(key_type.as_bytes()), id.to_vec()));
+                    changes.push(Change::Remove(
+                        persisted_key_type(key_type.as_bytes()),
+                        id.to_vec(),
+                    ));
                 }
                 Mutation::SaveCredentials { data } => {
                     files.insert(self.spec.creds_file.as_bytes().to_vec(), Some(data));
@@ -293,7 +304,12 @@ impl Store<'_> {
     }
 
     /// Steps 3 to 7 for a group of commits, as one.
-    fn lead(&self, dir: &Directory, cache: &mut ManifestCache, group: Vec<Pending>) -> Result<(), Error> {
+    fn lead(
+        &self,
+        dir: &Directory,
+        cache: &mut ManifestCache,
+        group: Vec<Pending>,
+    ) -> Result<(), Error> {
         let mut files: BTreeMap<Vec<u8>, Op> = BTreeMap::new();
         let mut superseded = Vec::new();
         let mut changes = Vec::new();
@@ -346,7 +362,8 @@ impl Store<'_> {
         let sync_each = !self.fs.can_sync_filesystem();
         let manifest_bytes = if write {
             let bytes = self.encode_manifest(&manifest);
-            let staged = stage_file(self.fs, &dir.manifest_path, &bytes, sync_each).map_err(before)?;
+            let staged =
+                stage_file(self.fs, &dir.manifest_path, &bytes, sync_each).map_err(before)?;
             *manifest_temp = Some(Op::Write(staged));
             Some(bytes)
         } else {
@@ -361,7 +378,13 @@ impl Store<'_> {
             .map(|(name, op)| entry(name, op))
             .collect();
         let record_path = dir.path.join(commit_record::record_file_name(self.spec));
-        write_record(self.fs, &record_path, &commit_record::encode(&entries), sync_each).map_err(before)?;
+        write_record(
+            self.fs,
+            &record_path,
+            &commit_record::encode(&entries),
+            sync_each,
+        )
+        .map_err(before)?;
         let flushed = if sync_each {
             self.fs.sync_dir(&dir.path)
         } else {
@@ -436,13 +459,17 @@ fn entry(name: &[u8], op: &Op) -> Entry {
             len: staged.len,
             crc: staged.crc,
         },
-        Op::Remove => Entry::Remove { name: name.to_vec() },
+        Op::Remove => Entry::Remove {
+            name: name.to_vec(),
+        },
     }
 }
 
 fn file_name_bytes(path: &Path) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
-    path.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 /// Writes `data` to a fresh temp file for `final_path`, fsynced only when

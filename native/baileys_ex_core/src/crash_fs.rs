@@ -124,7 +124,9 @@ impl CrashFs {
     }
 
     fn model(&self) -> std::sync::MutexGuard<'_, Model> {
-        self.model.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.model
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The `nth` call from now (1-based) and every later one fail with EIO.
@@ -394,11 +396,19 @@ mod tests {
         fs.rename(&dir.join("a"), &dir.join("old")).unwrap();
         fs.remove_file(&dir.join("old")).unwrap_or(());
         let image = fs.image(dir, Loss::Unsynced);
-        assert_eq!(image[&b"old"[..]], b"old", "unsynced rename and removal are lost");
+        assert_eq!(
+            image[&b"old"[..]],
+            b"old",
+            "unsynced rename and removal are lost"
+        );
         assert_eq!(image[&b"a"[..]], b"aaa");
         fs.sync_filesystem(dir).unwrap();
         assert!(fs.image(dir, Loss::Unsynced).is_empty());
-        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "the real calls ran");
+        assert_eq!(
+            std::fs::read_dir(dir).unwrap().count(),
+            0,
+            "the real calls ran"
+        );
     }
 
     #[test]
@@ -413,7 +423,11 @@ mod tests {
         assert!(fs.sync_filesystem(dir).is_err());
         assert!(fs.read(&dir.join("a")).is_err());
         assert_eq!(fs.calls(), 4);
-        assert_eq!(std::fs::read(dir.join("a")).unwrap(), b"", "nothing written after the crash");
+        assert_eq!(
+            std::fs::read(dir.join("a")).unwrap(),
+            b"",
+            "nothing written after the crash"
+        );
     }
 
     #[test]
@@ -423,12 +437,19 @@ mod tests {
         let fs = CrashFs::new(&[dir], true).unwrap();
         let mut a = fs.create_exclusive(&dir.join("a")).unwrap();
         fs.write_all(&mut a, b"0123456789").unwrap();
-        let images: Vec<Image> = (0..64).map(|seed| fs.image(dir, Loss::Seeded(seed))).collect();
+        let images: Vec<Image> = (0..64)
+            .map(|seed| fs.image(dir, Loss::Seeded(seed)))
+            .collect();
         assert!(images.iter().any(|i| i.is_empty()));
-        assert!(images.iter().any(|i| i.get(&b"a"[..]) == Some(&b"0123456789".to_vec())));
+        assert!(images
+            .iter()
+            .any(|i| i.get(&b"a"[..]) == Some(&b"0123456789".to_vec())));
         assert!(images
             .iter()
             .any(|i| i.get(&b"a"[..]).is_some_and(|v| v.len() < 10)));
-        assert_eq!(fs.image(dir, Loss::Seeded(7)), fs.image(dir, Loss::Seeded(7)));
+        assert_eq!(
+            fs.image(dir, Loss::Seeded(7)),
+            fs.image(dir, Loss::Seeded(7))
+        );
     }
 }

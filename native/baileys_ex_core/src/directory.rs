@@ -153,6 +153,11 @@ impl Directory {
         self.manifest.lock()
     }
 
+    /// The manifest lock, unless someone holds it.
+    pub fn try_lock_manifest(&self) -> Option<MutexGuard<'_, ManifestCache>> {
+        self.manifest.try_lock()
+    }
+
     pub fn file_path(&self, name: &[u8]) -> PathBuf {
         use std::os::unix::ffi::OsStrExt;
         self.path.join(std::ffi::OsStr::from_bytes(name))

@@ -42,16 +42,21 @@ mod tests {
     #[test]
     fn results_keep_the_items_order() {
         let items: Vec<u32> = (0..1000).collect();
-        assert_eq!(map(&items, |i| i * 2), (0..1000).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(
+            map(&items, |i| i * 2),
+            (0..1000).map(|i| i * 2).collect::<Vec<_>>()
+        );
         assert_eq!(map(&[7u32], |i| i + 1), [8]);
         assert!(map(&[] as &[u32], |i| *i).is_empty());
     }
 
     #[test]
     fn work_runs_on_the_pool_threads() {
-        let names = map(&[1, 2, 3, 4], |_| std::thread::current().name().map(str::to_owned));
-        assert!(names
-            .iter()
-            .all(|n| n.as_deref().is_some_and(|n| n.starts_with("baileys_ex_io_"))));
+        let names = map(&[1, 2, 3, 4], |_| {
+            std::thread::current().name().map(str::to_owned)
+        });
+        assert!(names.iter().all(|n| n
+            .as_deref()
+            .is_some_and(|n| n.starts_with("baileys_ex_io_"))));
     }
 }

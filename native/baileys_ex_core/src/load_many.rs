@@ -11,7 +11,12 @@ use crate::store::Store;
 impl Store<'_> {
     /// The bytes of each id's file, in the order of `ids`; `None` for an id
     /// without a file. Any other read error fails the whole call.
-    pub fn load_many(&self, dir: &Path, key_type: &str, ids: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn load_many(
+        &self,
+        dir: &Path,
+        key_type: &str,
+        ids: &[&[u8]],
+    ) -> Result<Vec<Option<Vec<u8>>>> {
         let dir = crate::directory::open(self.fs, self.spec, dir);
         {
             let mut cache = dir.lock_manifest();

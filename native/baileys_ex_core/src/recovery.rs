@@ -127,9 +127,11 @@ pub(crate) fn recover_locked(fs: &dyn Fs, dir: &Directory) -> io::Result<Recover
                 Entry::Remove { .. } => None,
             })
             .collect();
-        let removed = io_pool::map(&temps, |temp| match fs.remove_file(&file_path(&dir.path, temp)) {
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
+        let removed = io_pool::map(&temps, |temp| {
+            match fs.remove_file(&file_path(&dir.path, temp)) {
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
         });
         removed.into_iter().collect::<io::Result<()>>()?;
         remove_durably(fs, &dir.path, &record_path)?;
@@ -161,7 +163,9 @@ fn state_of(fs: &dyn Fs, dir: &Path, entry: &Entry) -> io::Result<State> {
     };
     let holds_new_value = |path: &Path| -> io::Result<Option<bool>> {
         match fs.read(path) {
-            Ok(bytes) => Ok(Some(bytes.len() as u64 == *len && crc32fast::hash(&bytes) == *crc)),
+            Ok(bytes) => Ok(Some(
+                bytes.len() as u64 == *len && crc32fast::hash(&bytes) == *crc,
+            )),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
         }
@@ -203,7 +207,11 @@ pub(crate) struct WriteGuard<'d> {
 /// gone, so a record seen here was left by a crash or a failure after the
 /// commit point: it is completed (or rolled back) first, so that it can
 /// never be replayed over what this write is about to write.
-pub(crate) fn lock_for_write<'d>(fs: &dyn Fs, dir: &'d Directory, name: &[u8]) -> Result<WriteGuard<'d>> {
+pub(crate) fn lock_for_write<'d>(
+    fs: &dyn Fs,
+    dir: &'d Directory,
+    name: &[u8],
+) -> Result<WriteGuard<'d>> {
     let record_path = dir.path.join(commit_record::record_file_name(dir.spec));
     for _ in 0..WRITE_ATTEMPTS {
         let file = dir.files.lock(name);

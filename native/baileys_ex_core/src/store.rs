@@ -128,7 +128,12 @@ impl<'a> Store<'a> {
         mine
     }
 
-    fn commit_manifest(&self, dir: &Directory, cache: &mut ManifestCache, batch: &[Pending]) -> Result<()> {
+    fn commit_manifest(
+        &self,
+        dir: &Directory,
+        cache: &mut ManifestCache,
+        batch: &[Pending],
+    ) -> Result<()> {
         let _os_lock = DirLock::acquire(&dir.path)?;
         self.check_manifest(dir, cache)?;
         let mut existed = cache.manifest.is_some();
@@ -138,7 +143,9 @@ impl<'a> Store<'a> {
         cache.valid = false;
         let mut write = false;
         for pending in batch {
-            write |= pending.change.apply(&mut manifest, &mut existed, cache.canonical);
+            write |= pending
+                .change
+                .apply(&mut manifest, &mut existed, cache.canonical);
         }
         if write {
             let bytes = self.encode_manifest(&manifest);
