@@ -140,6 +140,9 @@ enum Op {
     Remove,
 }
 
+/// A file name and its new bytes (`None`: the file is removed).
+type FileChange<'m> = (Vec<u8>, Option<&'m [u8]>);
+
 /// One caller's commit in the queue: what happens to each file (the last
 /// mutation of a file wins) and the manifest changes in order.
 struct Pending {
@@ -241,10 +244,7 @@ impl Store<'_> {
     }
 
     /// The file operations (last one per file wins) and manifest changes.
-    fn plan<'m>(
-        &self,
-        mutations: &[Mutation<'m>],
-    ) -> (Vec<(Vec<u8>, Option<&'m [u8]>)>, Vec<Change>) {
+    fn plan<'m>(&self, mutations: &[Mutation<'m>]) -> (Vec<FileChange<'m>>, Vec<Change>) {
         let mut files: BTreeMap<Vec<u8>, Option<&'m [u8]>> = BTreeMap::new();
         let mut changes = Vec::with_capacity(mutations.len());
         for mutation in mutations {
@@ -277,7 +277,7 @@ impl Store<'_> {
     fn stage(
         &self,
         dir: &Directory,
-        files: Vec<(Vec<u8>, Option<&[u8]>)>,
+        files: Vec<FileChange<'_>>,
         sync_each: bool,
     ) -> Result<Vec<(Vec<u8>, Op)>, Error> {
         let staged = io_pool::map(&files, |(name, data)| match data {

@@ -158,7 +158,7 @@ impl CrashFs {
         let mut entries = d.durable.clone();
         if matches!(loss, Loss::Seeded(_)) {
             for change in &d.pending {
-                if rng.next() % 2 == 0 {
+                if rng.next().is_multiple_of(2) {
                     continue;
                 }
                 match change {

@@ -145,7 +145,7 @@ fn run(spec: &'static BackendSpec, dir: &Path, line: &Line) -> Result<(), String
             (KeyOp::Delete(_), _) => Mutation::Delete { key_type: TYPE, id },
         })
         .collect();
-    let result = if line.single {
+    if line.single {
         match mutations[0] {
             Mutation::Save { id, data, .. } => s.save_key(dir, TYPE, id, data),
             Mutation::Delete { id, .. } => s.delete_key(dir, TYPE, id),
@@ -154,8 +154,7 @@ fn run(spec: &'static BackendSpec, dir: &Path, line: &Line) -> Result<(), String
         .map_err(|e| e.to_string())
     } else {
         s.commit(dir, &mutations).map_err(|e| e.to_string())
-    };
-    result
+    }
 }
 
 /// The writer: runs only when started by `kill_the_committer` below.
