@@ -15,8 +15,10 @@
 //!    caller that holds the manifest lock next takes every queued commit and
 //!    runs steps 3 to 7 once for all of them, later commits winning where
 //!    they touch the same file. It holds the directory's gate exclusively
-//!    and its `flock` exclusively, so no writer of this library, in this OS
-//!    process or another, writes a file of the directory meanwhile.
+//!    and its `flock` exclusively (the `flock` that already guards manifest
+//!    updates across OS processes, and now recovery too), so no writer of
+//!    this library, in this OS process or another, writes a file of the
+//!    directory meanwhile.
 //! 3. It completes or rolls back any record a crashed commit left (see
 //!    `recovery`), reads and checks the manifest, applies the commits'
 //!    index changes in order exactly as the single-key path would, and
@@ -50,20 +52,25 @@
 //!
 //! # Why a replayed record never overwrites a newer value
 //!
-//! Recovery only renames temp files that still exist and re-removes files:
+//! Recovery only renames temp files that still exist and redoes removals:
 //! it never rewrites a file from the record. While a record exists, every
-//! writer of this library is held off (step 2), and every single-key write
-//! checks for a record under the shared gate and `flock` before it writes,
-//! completing a left-over one first (`recovery::lock_for_write`). The unlink
-//! at step 7 becomes durable with the next directory fsync in the directory,
-//! and every acknowledged write, ours or the original module's, ends with
-//! one; an unlink lost to a power loss before that brings back a record
-//! whose files are all in place, and recovery then only removes it. The
-//! remaining window is the original module's: if it opens the directory
-//! after a crash cut a commit short and before our module has, it sees the
-//! files as they were left (each old or new), and a file it rewrites then
-//! makes recovery roll the rest of that commit back rather than overwrite
-//! the rewrite.
+//! writer of this library is held off (step 2), and every single-key save
+//! or delete looks for a record under the shared gate and `flock` before it
+//! writes, completing a left-over one first (`recovery::lock_for_write`).
+//! The unlink at step 7 becomes durable with the next directory fsync in
+//! the directory, and every acknowledged write, ours or the original
+//! module's, ends with one; an unlink lost to a power loss before that
+//! brings back a record whose files are all in place, which recovery then
+//! just removes.
+//!
+//! The remaining window is the original module's. If it opens the
+//! directory after a crash cut a commit short and before our module has, it
+//! sees the files as the crash left them, each old or new. If it also
+//! writes then, recovery keeps what it wrote to a file the commit replaces
+//! and rolls the rest of that commit back instead of forward (it rewrites
+//! the manifest on every write, so this is the usual case). Otherwise the
+//! commit rolls forward and its removals are redone: a file it removed that
+//! the original module wrote again in that window is removed again.
 //!
 //! # Limits
 //!

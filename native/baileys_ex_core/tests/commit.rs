@@ -253,13 +253,11 @@ fn a_bad_manifest_fails_the_commit_and_changes_nothing() {
 }
 
 #[test]
-fn the_record_survives_orphan_cleanup_and_is_never_listed() {
+fn a_torn_record_is_discarded_at_first_open_with_the_orphans() {
     directory::mark_process_start();
     for spec in SPECS {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        // A torn record left by a crash: a first open discards it; an
-        // orphan of a dead writer goes too, the data stays.
         let record = dir.join(record_file_name(spec));
         std::fs::write(&record, b"BXCOMMIT torn").unwrap();
         let orphan = dir.join(format!("session-1{}.tmp-74194304", spec.extension));
@@ -267,18 +265,42 @@ fn the_record_survives_orphan_cleanup_and_is_never_listed() {
         let s = store(spec, &RealFs);
         s.save_key(dir, "session", b"2", b"v").unwrap();
         assert!(!record.exists() && !orphan.exists());
+        assert_eq!(s.load_key(dir, "session", b"2").unwrap().unwrap(), b"v");
+    }
+}
 
-        // An intact record is never listed and never taken for an orphan.
-        std::fs::write(
-            dir.join(String::from_utf8(spec.key_file_name("session", b"3")).unwrap()),
-            b"w",
-        )
-        .unwrap();
-        let listed = s.list_keys(dir).unwrap();
-        assert_eq!(listed["session"].len(), 2);
-        assert!(spec
-            .scan_entries([record_file_name(spec).as_bytes()])
-            .is_empty());
+/// An intact record this version cannot read (another format version):
+/// never listed, never removed, and writes are refused rather than risk
+/// undoing what it would have done.
+#[test]
+fn a_record_of_another_version_stops_writes_and_is_kept() {
+    for spec in SPECS {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        prepare(
+            spec,
+            dir,
+            &[Op::Save("session", b"1".to_vec(), b"v".to_vec())],
+        );
+        let mut bytes = baileys_ex_core::commit_record::encode(&[]);
+        bytes.truncate(bytes.len() - 4);
+        bytes[8] = 99;
+        let sum = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&sum.to_le_bytes());
+        let record = dir.join(record_file_name(spec));
+        std::fs::write(&record, &bytes).unwrap();
+
+        let s = store(spec, &RealFs);
+        assert_eq!(s.load_key(dir, "session", b"1").unwrap().unwrap(), b"v");
+        assert_eq!(s.list_keys(dir).unwrap()["session"].len(), 1);
+        let refused = s.save_key(dir, "session", b"2", b"w").unwrap_err();
+        assert_eq!(refused.posix_name(), Some("einval"));
+        let refused = s.commit(dir, &[Mutation::SaveCredentials { data: b"c" }]);
+        assert!(matches!(refused, Err(CommitError::Store(e)) if e.posix_name() == Some("einval")));
+        assert_eq!(std::fs::read(&record).unwrap(), bytes, "the record is kept");
+
+        std::fs::remove_file(&record).unwrap();
+        s.save_key(dir, "session", b"2", b"w").unwrap();
     }
 }
 
