@@ -1,6 +1,6 @@
 //! Per-directory state shared by every call in this OS process: the manifest
-//! lock, the cached manifest, the file lock table, and the one-time removal of
-//! orphan temp files.
+//! lock, the cached manifest, the file lock table, the multi-key commit queue
+//! and gate, and the one-time recovery and removal of orphan temp files.
 //!
 //! The cache never trusts file metadata. Each call still reads the manifest's
 //! bytes, and the cached decode is reused only when those bytes are identical
