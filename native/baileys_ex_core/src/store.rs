@@ -45,7 +45,7 @@ impl<'a> Store<'a> {
 
     /// Reads the manifest and checks it, creating the directory when there is
     /// no manifest yet (a successful read proves the directory exists).
-    fn check_manifest(&self, dir: &Directory, cache: &mut ManifestCache) -> Result<()> {
+    pub(crate) fn check_manifest(&self, dir: &Directory, cache: &mut ManifestCache) -> Result<()> {
         match self.fs.read(&dir.manifest_path) {
             Ok(bytes) => {
                 if cache.valid && cache.bytes.as_deref() == Some(bytes.as_slice()) {
@@ -103,7 +103,7 @@ impl<'a> Store<'a> {
         }
     }
 
-    fn encode_manifest(&self, manifest: &Manifest) -> Vec<u8> {
+    pub(crate) fn encode_manifest(&self, manifest: &Manifest) -> Vec<u8> {
         match self.spec.kind {
             BackendKind::Etf => manifest.encode_etf(self.spec.backend_id),
             BackendKind::Json => manifest.encode_json(self.spec.backend_id),
@@ -139,7 +139,7 @@ impl<'a> Store<'a> {
             }
             std::mem::take(&mut queue.pending)
         };
-        let outcome = self.commit(dir, &mut cache, &batch);
+        let outcome = self.commit_manifest(dir, &mut cache, &batch);
         let mine = duplicate(&outcome);
         let mut queue = dir.commits.lock();
         for pending in batch.iter().filter(|p| p.ticket != ticket) {
@@ -148,7 +148,12 @@ impl<'a> Store<'a> {
         mine
     }
 
-    fn commit(&self, dir: &Directory, cache: &mut ManifestCache, batch: &[Pending]) -> Result<()> {
+    fn commit_manifest(
+        &self,
+        dir: &Directory,
+        cache: &mut ManifestCache,
+        batch: &[Pending],
+    ) -> Result<()> {
         let _os_lock = DirLock::acquire(&dir.path)?;
         self.check_manifest(dir, cache)?;
         let mut existed = cache.manifest.is_some();
@@ -158,22 +163,9 @@ impl<'a> Store<'a> {
         cache.valid = false;
         let mut write = false;
         for pending in batch {
-            match &pending.change {
-                Change::Insert(key_type, id) => {
-                    let added = key_type.is_some_and(|t| manifest.insert(t, id));
-                    write |= added || !existed || !cache.canonical;
-                    existed = true;
-                }
-                Change::Ensure => {
-                    write |= !existed || !cache.canonical;
-                    existed = true;
-                }
-                Change::Remove(key_type, id) if existed => {
-                    let dropped = key_type.is_some_and(|t| manifest.remove(t, id));
-                    write |= dropped || !cache.canonical;
-                }
-                Change::Remove(..) => {}
-            }
+            write |= pending
+                .change
+                .apply(&mut manifest, &mut existed, cache.canonical);
         }
         if write {
             let bytes = self.encode_manifest(&manifest);
@@ -208,7 +200,7 @@ impl<'a> Store<'a> {
     }
 
     fn write_data(&self, dir: &Directory, name: &[u8], data: &[u8]) -> Result<()> {
-        let _held = dir.files.lock(name);
+        let _held = crate::recovery::lock_for_write(self.fs, dir, name)?;
         // Checked under the file's lock: a later save by a live caller that
         // got the lock first must not be overwritten by this one.
         if !self.atoms.caller_alive() {
@@ -250,7 +242,7 @@ impl<'a> Store<'a> {
         self.validate(&dir)?;
         let name = self.spec.key_file_name(key_type, id);
         let removed = {
-            let _held = dir.files.lock(&name);
+            let _held = crate::recovery::lock_for_write(self.fs, &dir, &name)?;
             if !self.atoms.caller_alive() {
                 return Err(Error::CallerGone);
             }
@@ -295,7 +287,7 @@ fn index_change(
 
 /// Every caller in a commit gets the same outcome; errors are rebuilt
 /// because an `io::Error` cannot be cloned.
-fn duplicate(outcome: &Result<()>) -> Result<()> {
+pub(crate) fn duplicate(outcome: &Result<()>) -> Result<()> {
     match outcome {
         Ok(()) => Ok(()),
         Err(Error::Io(err)) => Err(Error::Io(match err.raw_os_error() {
