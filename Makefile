@@ -53,10 +53,11 @@ demo: deps
 bench: deps
 	MIX_ENV=bench mix baileys_ex_nif.bench $(if $(QUICK),--quick)
 
-# Long reliability runs: thousands of SIGKILLs, a fault at every call of a long
-# workload, a million corrupt inputs, larger concurrency and scheduler runs.
+# Long reliability runs: thousands of SIGKILLs (single keys and commits), power loss
+# with many seeded reorderings, a fault at every call of a long workload, a million
+# corrupt inputs, larger concurrency and scheduler runs.
 stress: deps
-	cargo test --workspace --locked --test crash --test faults -- --ignored --nocapture
+	cargo test --workspace --locked --test crash --test faults --test commit_sigkill --test commit_power_loss -- --ignored --nocapture
 	MIX_ENV=test mix compile --warnings-as-errors
 	MIX_ENV=test mix test --only stress
 

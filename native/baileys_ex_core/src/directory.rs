@@ -1,6 +1,6 @@
 //! Per-directory state shared by every call in this OS process: the manifest
-//! lock, the cached manifest, the file lock table, and the one-time removal of
-//! orphan temp files.
+//! lock, the cached manifest, the file lock table, the multi-key commit queue
+//! and gate, and the one-time recovery and removal of orphan temp files.
 //!
 //! The cache never trusts file metadata. Each call still reads the manifest's
 //! bytes, and the cached decode is reused only when those bytes are identical
@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::error::MetadataError;
 use crate::fs::Fs;
 use crate::layout::{BackendKind, BackendSpec};
 use crate::locks::LockTable;
@@ -62,6 +63,9 @@ pub struct ManifestCache {
     /// Whether `bytes` is exactly what we would write for `manifest`.
     pub canonical: bool,
     pub valid: bool,
+    /// The bytes last refused and why, when the same bytes are refused for
+    /// good: they are not decoded again.
+    pub refused: Option<(Vec<u8>, MetadataError)>,
 }
 
 /// A manifest change waiting for the next commit.
@@ -75,6 +79,32 @@ pub enum Change {
     Remove(Option<&'static str>, Vec<u8>),
     /// Credentials were saved: make sure a manifest exists.
     Ensure,
+}
+
+impl Change {
+    /// Applies this change as the original's read-modify-write would, to a
+    /// manifest that `existed` (and whose bytes were `canonical`) before;
+    /// returns whether the manifest file must be written.
+    pub fn apply(&self, manifest: &mut Manifest, existed: &mut bool, canonical: bool) -> bool {
+        match self {
+            Change::Insert(key_type, id) => {
+                let added = key_type.is_some_and(|t| manifest.insert(t, id));
+                let write = added || !*existed || !canonical;
+                *existed = true;
+                write
+            }
+            Change::Ensure => {
+                let write = !*existed || !canonical;
+                *existed = true;
+                write
+            }
+            Change::Remove(key_type, id) if *existed => {
+                let dropped = key_type.is_some_and(|t| manifest.remove(t, id));
+                dropped || !canonical
+            }
+            Change::Remove(..) => false,
+        }
+    }
 }
 
 /// One caller's request: its change, and whether it renamed or removed a
@@ -117,12 +147,19 @@ pub struct Directory {
     manifest: Mutex<ManifestCache>,
     pub commits: Mutex<CommitQueue>,
     pub files: LockTable,
+    /// Multi-key commits: their queue, and the gate single-key writes pass.
+    pub atomic_commits: crate::commit::CommitGroup,
 }
 
 impl Directory {
     /// Serialises manifest read-modify-write within this process.
     pub fn lock_manifest(&self) -> MutexGuard<'_, ManifestCache> {
         self.manifest.lock()
+    }
+
+    /// The manifest lock, unless someone holds it.
+    pub fn try_lock_manifest(&self) -> Option<MutexGuard<'_, ManifestCache>> {
+        self.manifest.try_lock()
     }
 
     pub fn file_path(&self, name: &[u8]) -> PathBuf {
@@ -151,6 +188,15 @@ pub fn absolute(dir: &Path) -> std::io::Result<PathBuf> {
 
 /// The shared state for `dir`, created (and its orphans removed) on first use.
 pub fn open(fs: &dyn Fs, spec: &'static BackendSpec, dir: &Path) -> Arc<Directory> {
+    let directory = registered(spec, dir);
+    // Every caller waits until the first has completed or rolled back a
+    // commit a crash cut short, then removed orphans, both under the
+    // directory's flock (see `recovery`).
+    crate::recovery::once_at_open(fs, &directory, || remove_orphan_temp_files(fs, dir));
+    directory
+}
+
+fn registered(spec: &'static BackendSpec, dir: &Path) -> Arc<Directory> {
     let registry = REGISTRY.get_or_init(Default::default);
     let key = (spec.kind, dir.to_path_buf());
     if let Some(existing) = registry.lock().get(&key) {
@@ -163,14 +209,13 @@ pub fn open(fs: &dyn Fs, spec: &'static BackendSpec, dir: &Path) -> Arc<Director
         manifest: Mutex::new(ManifestCache::default()),
         commits: Mutex::new(CommitQueue::default()),
         files: LockTable::default(),
+        atomic_commits: Default::default(),
     });
     let mut map = registry.lock();
     if let Some(existing) = map.get(&key) {
         return Arc::clone(existing);
     }
     map.insert(key, Arc::clone(&directory));
-    drop(map);
-    remove_orphan_temp_files(fs, dir);
     directory
 }
 

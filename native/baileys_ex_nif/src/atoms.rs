@@ -17,6 +17,7 @@ rustler::atoms! {
     invalid_json_data,
     nesting_too_deep,
     too_large,
+    integer_too_large,
     unexpected_end,
     invalid_byte,
     unexpected_sequence,

@@ -3,6 +3,7 @@
 //! `ArgumentError` for `{:argument_error, message}` and `{:invalid_etf, bytes}`,
 //! and the module in the manifest errors.
 
+use baileys_ex_core::bigint;
 use baileys_ex_core::error::{posix_name, Error, MetadataError};
 use baileys_ex_core::etf::{self, EtfError};
 use baileys_ex_core::json::{self, JsonError, SyntaxError};
@@ -128,6 +129,9 @@ fn json_reason<'a>(env: Env<'a>, err: &JsonError) -> Term<'a> {
         JsonError::Null => atoms::not_found().encode(env),
         JsonError::TooDeep => (atoms::nesting_too_deep(), etf::MAX_DEPTH).encode(env),
         JsonError::TooLarge => (atoms::too_large(), json::limits::MAX_INPUT_BYTES).encode(env),
+        JsonError::IntegerTooLarge => {
+            (atoms::integer_too_large(), bigint::MAX_DECIMAL_DIGITS).encode(env)
+        }
     }
 }
 

@@ -195,7 +195,11 @@ fn write_value(out: &mut String, value: &Value, depth: usize) {
     match value {
         Value::Atom(name) => out.push_str(&inspect_atom(name)),
         Value::Integer(n) => out.push_str(&n.to_string()),
-        Value::BigInteger(digits) => out.push_str(digits),
+        Value::BigInteger(n) => match n.to_decimal() {
+            Some(text) => out.push_str(&text),
+            // Error messages only; the codecs refuse such an integer.
+            None => out.push_str("<integer too large to print>"),
+        },
         Value::Float(f) => out.push_str(&elixir_float(*f)),
         Value::Binary(bytes) => write_binary(out, bytes),
         Value::List(items) => {
@@ -300,8 +304,8 @@ fn number_cmp(a: &Value, b: &Value) -> Ordering {
         match v {
             Value::Integer(n) => *n as f64,
             Value::Float(f) => *f,
-            Value::BigInteger(d) => {
-                if d.starts_with('-') {
+            Value::BigInteger(n) => {
+                if n.is_negative() {
                     f64::MIN
                 } else {
                     f64::MAX
@@ -312,7 +316,7 @@ fn number_cmp(a: &Value, b: &Value) -> Ordering {
     }
     match (a, b) {
         (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
-        (Value::BigInteger(x), Value::BigInteger(y)) => big_cmp(x, y),
+        (Value::BigInteger(x), Value::BigInteger(y)) => x.cmp_value(y),
         _ => as_f64(a).total_cmp(&as_f64(b)),
     }
 }

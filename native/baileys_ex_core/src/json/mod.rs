@@ -61,6 +61,26 @@ pub enum JsonError {
     /// `limits::MAX_OUTPUT_BYTES` (the original has no bound).
     #[error("document too large")]
     TooLarge,
+    /// An integer longer than `bigint::MAX_DECIMAL_DIGITS` decimal digits,
+    /// in a document read or a value to write (the original has no bound;
+    /// converting such an integer takes time quadratic in its length).
+    #[error("integer too large")]
+    IntegerTooLarge,
+}
+
+/// What `JSON.decode/1` returns for a document: objects become maps with
+/// binary keys, nothing else is interpreted (the manifest is read this way).
+pub fn decode_plain(bytes: &[u8]) -> Result<Value, JsonError> {
+    let doc = syntax::parse(bytes)?;
+    let value = term::plain(&doc);
+    syntax::dispose(doc);
+    Ok(value)
+}
+
+/// Checks that an id can be a JSON string (UTF-8), as it must to enter the
+/// manifest's index; the original's encoder raises on any other binary.
+pub fn check_manifest_id(id: &[u8]) -> Result<(), JsonError> {
+    term::utf8_str(id).map(|_| ())
 }
 
 /// The struct modules and fields and the legacy allow-lists: the names the

@@ -17,6 +17,7 @@ use super::term::{
     make_struct, no_clause, raw_get, required_object, Raw,
 };
 use super::JsonError;
+use crate::bigint::BigInt;
 use crate::value::Value;
 
 fn obj(entries: Vec<Entry<'_>>) -> Json<'_> {
@@ -128,7 +129,9 @@ fn string_to_integer(text: &str) -> Result<(Value, bool), JsonError> {
     let exact = canonical == text;
     let value = match canonical.parse::<i64>() {
         Ok(n) => Value::Integer(n),
-        Err(_) => Value::BigInteger(canonical),
+        Err(_) => BigInt::from_decimal(&canonical)
+            .map(Value::BigInteger)
+            .map_err(|_| JsonError::IntegerTooLarge)?,
     };
     Ok((value, exact))
 }
@@ -162,7 +165,7 @@ fn encode_message_keys(map: &Value) -> Result<Json<'_>, JsonError> {
     for (k, v) in entries {
         let key = match k {
             Value::Integer(n) => Cow::Owned(int_text(*n, &mut [0u8; 20]).to_owned()),
-            Value::BigInteger(d) => Cow::Borrowed(d.as_str()),
+            Value::BigInteger(n) => Cow::Owned(n.to_decimal().ok_or(JsonError::IntegerTooLarge)?),
             _ => return Err(JsonError::Argument(
                 "errors were found at the given arguments:\n\n  * 1st argument: not an integer\n"
                     .to_owned(),

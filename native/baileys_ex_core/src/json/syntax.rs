@@ -17,6 +17,7 @@ use std::fmt;
 use super::buffer::{encode64_into, BUFFER_TAG};
 use super::limits::{MAX_INPUT_BYTES, MAX_JSON_DEPTH, MAX_OUTPUT_BYTES};
 use super::JsonError;
+use crate::bigint::BigInt;
 
 /// An object member.
 pub type Entry<'a> = (Cow<'a, str>, Json<'a>);
@@ -27,8 +28,9 @@ pub enum Json<'a> {
     Null,
     Bool(bool),
     Int(i64),
-    /// An integer outside `i64`, as canonical decimal digits with optional `-`.
-    BigInt(String),
+    /// An integer outside `i64`; its text has at most
+    /// `bigint::MAX_DECIMAL_DIGITS` digits.
+    BigInt(BigInt),
     Float(f64),
     Str(Cow<'a, str>),
     /// Baileys' Buffer object, `{"data":"<base64>","type":"Buffer"}`, of
@@ -587,7 +589,7 @@ impl<'a> Parser<'a> {
         // The slice holds only ASCII digits, signs, '.', 'e' and 'E'.
         let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or("0");
         if !fraction && exponent_at.is_none() {
-            return Ok(integer_from_digits(text));
+            return integer_from_digits(text);
         }
         match text.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(Json::Float(f)),
@@ -791,11 +793,15 @@ fn small_integer(digits: &[u8]) -> Option<i64> {
     Some(if negative { -n } else { n })
 }
 
-/// An integer from validated JSON digits (`-?(0|[1-9][0-9]*)`).
-fn integer_from_digits(text: &str) -> Json<'static> {
+/// An integer from validated JSON digits (`-?(0|[1-9][0-9]*)`); past
+/// `bigint::MAX_DECIMAL_DIGITS` digits it is refused, as converting it
+/// would take time quadratic in its length.
+fn integer_from_digits(text: &str) -> Result<Json<'static>, JsonError> {
     match text.parse::<i64>() {
-        Ok(n) => Json::Int(n),
-        Err(_) => Json::BigInt(text.to_owned()),
+        Ok(n) => Ok(Json::Int(n)),
+        Err(_) => BigInt::from_decimal(text)
+            .map(Json::BigInt)
+            .map_err(|_| JsonError::IntegerTooLarge),
     }
 }
 
@@ -819,7 +825,10 @@ pub fn write(doc: &Json<'_>) -> Result<Vec<u8>, JsonError> {
                 Json::Bool(true) => out.extend_from_slice(b"true"),
                 Json::Bool(false) => out.extend_from_slice(b"false"),
                 Json::Int(n) => write_int(&mut out, *n),
-                Json::BigInt(digits) => out.extend_from_slice(digits.as_bytes()),
+                Json::BigInt(n) => {
+                    let text = n.to_decimal().ok_or(JsonError::IntegerTooLarge)?;
+                    out.extend_from_slice(text.as_bytes());
+                }
                 Json::Float(f) => out.extend_from_slice(format_float(*f)?.as_bytes()),
                 Json::Str(s) => write_string(&mut out, s),
                 Json::Buffer(bytes) => {
@@ -965,7 +974,7 @@ mod tests {
         assert_eq!(parse(b"1e2").unwrap(), Json::Float(100.0));
         assert_eq!(
             parse(b"123456789012345678901234567890").unwrap(),
-            Json::BigInt("123456789012345678901234567890".into())
+            Json::BigInt(BigInt::from_decimal("123456789012345678901234567890").unwrap())
         );
         assert_eq!(
             parse(br#"{"b":[1,{"x":null}],"a":"\u00e9\ud83d\udcf1"}"#).unwrap(),
@@ -982,6 +991,32 @@ mod tests {
         );
         assert_eq!(parse(b"[]").unwrap(), Json::Array(vec![]));
         assert_eq!(parse(b"{}").unwrap(), Json::Object(vec![]));
+    }
+
+    #[test]
+    fn integers_longer_than_the_bound_are_refused() {
+        let longest = "9".repeat(crate::bigint::MAX_DECIMAL_DIGITS);
+        let Json::BigInt(n) = parse(longest.as_bytes()).unwrap() else {
+            panic!("not a big integer")
+        };
+        assert_eq!(n.to_decimal().as_deref(), Some(longest.as_str()));
+        let doc = format!("[-{longest}]");
+        assert_eq!(
+            write(&parse(doc.as_bytes()).unwrap()).unwrap(),
+            doc.as_bytes()
+        );
+        for text in [format!("1{longest}"), format!("[1, -{longest}1]")] {
+            assert!(
+                matches!(err(&text), JsonError::IntegerTooLarge),
+                "{}",
+                &text[..5]
+            );
+        }
+        // A fraction is a float, however many digits it has.
+        assert!(matches!(
+            parse(format!("0.{longest}{longest}").as_bytes()),
+            Ok(Json::Float(_))
+        ));
     }
 
     #[test]

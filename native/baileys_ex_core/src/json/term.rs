@@ -115,7 +115,7 @@ pub(crate) fn plain_scalar(json: &Json) -> Value {
         Json::Null => Value::nil(),
         Json::Bool(b) => Value::boolean(*b),
         Json::Int(n) => Value::Integer(*n),
-        Json::BigInt(d) => Value::BigInteger(d.clone()),
+        Json::BigInt(n) => Value::BigInteger(n.clone()),
         Json::Float(f) => Value::Float(*f),
         Json::Str(s) => binary_str(s),
         Json::Buffer(bytes) => Value::Map(vec![
@@ -382,10 +382,11 @@ fn canonical(value: &Value, out: &mut Vec<u8>, depth: usize) {
             out.push(2);
             out.extend_from_slice(&n.to_be_bytes());
         }
-        Value::BigInteger(d) => {
+        Value::BigInteger(n) => {
             out.push(3);
-            len(out, d.len());
-            out.extend_from_slice(d.as_bytes());
+            out.push(u8::from(n.is_negative()));
+            len(out, n.magnitude().len());
+            out.extend_from_slice(n.magnitude());
         }
         Value::Float(f) => {
             out.push(4);
@@ -436,14 +437,10 @@ fn canonical(value: &Value, out: &mut Vec<u8>, depth: usize) {
 pub(crate) fn number_json(value: &Value) -> Result<Json<'static>, JsonError> {
     match value {
         Value::Integer(n) => Ok(Json::Int(*n)),
-        Value::BigInteger(d) => {
-            let digits = d.strip_prefix('-').unwrap_or(d);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(JsonError::Unsupported(format!(
-                    "malformed big integer {d:?}"
-                )));
-            }
-            Ok(Json::BigInt(d.clone()))
+        Value::BigInteger(n) => {
+            // Refused here, by size alone, rather than when written.
+            n.to_decimal().ok_or(JsonError::IntegerTooLarge)?;
+            Ok(Json::BigInt(n.clone()))
         }
         Value::Float(f) => {
             format_float(*f)?;
@@ -472,7 +469,7 @@ fn protocol_error(value: &Value) -> JsonError {
     ))
 }
 
-fn utf8_str(bytes: &[u8]) -> Result<&str, JsonError> {
+pub(crate) fn utf8_str(bytes: &[u8]) -> Result<&str, JsonError> {
     std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
         JsonError::Unsupported(format!(
@@ -486,7 +483,7 @@ fn utf8_str(bytes: &[u8]) -> Result<&str, JsonError> {
 fn chars_to_string(key: &Value) -> Result<String, JsonError> {
     match key {
         Value::Integer(n) => Ok(n.to_string()),
-        Value::BigInteger(d) => Ok(d.clone()),
+        Value::BigInteger(n) => n.to_decimal().ok_or(JsonError::IntegerTooLarge),
         Value::Float(f) => Ok(elixir_float(*f)),
         Value::List(_) => {
             // Chardata: code points, binaries and nested lists.
