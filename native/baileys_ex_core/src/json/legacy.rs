@@ -6,12 +6,15 @@
 //! as in the original: a name outside it is an error, never a new atom.
 
 use super::buffer::{iolist_bytes, is_list_buffer};
+use super::dedupe::dedupe_last_wins;
+use super::errors::JsonError;
+use super::fold::{fold, Step};
 use super::inspect::inspect;
 use super::limits::MAX_JSON_DEPTH;
+use super::plain::{binary_str, inspect_json, plain, plain_scalar};
 use super::structs::{self, fields_of};
-use super::syntax::Json;
-use super::term::{binary_str, dedupe_last_wins, fold, inspect_json, plain, plain_scalar, Step};
-use super::JsonError;
+use super::tree::Json;
+
 use crate::value::Value;
 
 /// The names one key type may turn into atoms and structs.
@@ -463,7 +466,7 @@ pub fn decode_credentials(json: &Json) -> Result<Value, JsonError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::syntax::parse;
+    use crate::json::reader::parse;
 
     fn dec(text: &str, ctx: &Context) -> Result<Value, JsonError> {
         decode(&parse(text.as_bytes()).unwrap(), ctx)

@@ -7,6 +7,7 @@ use super::sender_key::sender_message_key;
 use super::structs;
 use super::term::{atom_map, make_struct};
 use super::{decode_credentials, decode_key, encode_credentials, encode_key};
+
 use crate::bigint::BigInt;
 use crate::value::{OpaqueKind, Value};
 

@@ -4,19 +4,20 @@
 
 use std::borrow::Cow;
 
-use super::buffer::{
-    decode64, decode_buffer, decode_optional_buffer, encode64, encode_buffer,
-    encode_optional_buffer,
-};
+use super::access::{invalid_explicit, raw_get, required_object};
+use super::base64::{decode64, encode64};
+use super::buffer::{decode_buffer, decode_optional_buffer, encode_buffer, encode_optional_buffer};
 use super::creds::{decode_optional_key_pair, encode_optional_key_pair};
+use super::dedupe::dedupe_last_wins;
+use super::errors::{no_clause, JsonError};
 use super::inspect::inspect;
+use super::number_text::int_text;
+use super::plain::inspect_json;
 use super::structs::SESSION_RECORD;
-use super::syntax::{int_text, Entry, Json};
-use super::term::{
-    atom_map, dedupe_last_wins, dot_field, fetch_field, inspect_json, invalid_explicit,
-    make_struct, no_clause, raw_get, required_object, Raw,
-};
-use super::JsonError;
+use super::term::{atom_map, dot_field, fetch_field, make_struct};
+use super::tree::{Entry, Json};
+use super::vm_encode::Raw;
+
 use crate::bigint::BigInt;
 use crate::value::Value;
 

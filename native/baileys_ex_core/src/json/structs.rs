@@ -3,6 +3,7 @@
 //! default, unknown keys are dropped).
 
 use super::term::{atom_map, make_struct};
+
 use crate::value::Value;
 
 pub const STATE: &str = "Elixir.BaileysEx.Auth.State";
