@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::errors::JsonError;
 use super::fold::{fold, Step};
-use super::inspect::{elixir_float, inspect};
+use super::inspect::inspect;
 use super::limits::MAX_VALUE_DEPTH;
 use super::number_text::float_text;
 use super::term::struct_module;
@@ -63,7 +63,7 @@ fn chars_to_string(key: &Value) -> Result<String, JsonError> {
     match key {
         Value::Integer(n) => Ok(n.to_string()),
         Value::BigInteger(n) => n.to_decimal().ok_or(JsonError::IntegerTooLarge),
-        Value::Float(f) => Ok(elixir_float(*f)),
+        Value::Float(f) => float_text(*f),
         Value::List(_) => {
             // Chardata: code points, binaries and nested lists.
             let mut out = String::new();
@@ -223,6 +223,17 @@ mod tests {
         assert!(generic(&Value::binary(vec![0xff])).is_err());
         let s = Value::Map(vec![(Value::atom("__struct__"), Value::atom("Elixir.X"))]);
         assert!(generic(&s).is_err());
+    }
+
+    #[test]
+    fn float_keys_are_written_as_float_to_string_writes_them() {
+        let v = Value::Map(vec![
+            (Value::Float(1.0e15), Value::Integer(1)),
+            (Value::Float(0.5), Value::Integer(2)),
+        ]);
+        let j = generic(&v).unwrap();
+        assert_eq!(j.get("1.0e15"), Some(&Json::Int(1)));
+        assert_eq!(j.get("0.5"), Some(&Json::Int(2)));
     }
 
     #[test]

@@ -155,4 +155,22 @@ mod tests {
         assert_eq!(doc, again);
         assert_eq!(write(&Json::Float(1.0)).unwrap(), b"1.0");
     }
+
+    #[test]
+    fn floats_are_written_as_the_vm_writes_them() {
+        let doc = Json::Array(
+            [1.0e20, 2.0e-5, 0.1, 1.0, 1.0e3, 1.0e15, -0.0, 1.2e-4]
+                .into_iter()
+                .map(Json::Float)
+                .collect(),
+        );
+        assert_eq!(
+            write(&doc).unwrap(),
+            b"[1.0e20,2.0e-5,0.1,1.0,1.0e3,1.0e15,-0.0,1.2e-4]"
+        );
+        assert!(matches!(
+            write(&Json::Float(f64::NAN)),
+            Err(JsonError::Unsupported(_))
+        ));
+    }
 }
