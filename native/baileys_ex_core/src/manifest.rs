@@ -4,10 +4,12 @@
 //! kept only when binaries, unique and sorted), so the bytes we write back are
 //! the bytes the original would write.
 
+use std::borrow::Cow;
+
 use crate::bigint::MAX_DECIMAL_DIGITS;
 use crate::error::MetadataError;
 use crate::etf::{self, Writer};
-use crate::json::{self, JsonError, SyntaxError};
+use crate::json::{self, Json, JsonError, SyntaxError};
 use crate::layout::{persisted_key_type, KeyIndex};
 use crate::value::Value;
 
@@ -280,22 +282,24 @@ impl Manifest {
     /// The manifest as Elixir's `JSON.encode!/1` writes it: keys in sorted
     /// order, no whitespace.
     pub fn encode_json(&self, backend_id: &str) -> Vec<u8> {
-        let mut index = serde_json::Map::new();
-        for (key_type, ids) in &self.key_index {
-            let ids = ids
-                .iter()
-                .map(|id| serde_json::Value::String(String::from_utf8_lossy(id).into_owned()))
-                .collect();
-            index.insert((*key_type).to_owned(), serde_json::Value::Array(ids));
-        }
-        let mut top = serde_json::Map::new();
-        top.insert(
-            "backend".into(),
-            serde_json::Value::String(backend_id.to_owned()),
-        );
-        top.insert("key_index".into(), serde_json::Value::Object(index));
-        top.insert("version".into(), serde_json::Value::from(FORMAT_VERSION));
-        serde_json::to_vec(&serde_json::Value::Object(top)).unwrap_or_default()
+        let index = self
+            .key_index
+            .iter()
+            .map(|(key_type, ids)| {
+                // Ids read from a JSON manifest are UTF-8 and single saves
+                // check theirs (`json::check_manifest_id`); any other bytes
+                // are written as replacement characters.
+                let ids = ids.iter().map(|id| Json::Str(String::from_utf8_lossy(id)));
+                (Cow::Borrowed(*key_type), Json::Array(ids.collect()))
+            })
+            .collect();
+        let doc = Json::object_last_wins(vec![
+            ("backend".into(), Json::str(backend_id)),
+            ("key_index".into(), Json::object_last_wins(index)),
+            ("version".into(), Json::Int(FORMAT_VERSION)),
+        ]);
+        // Strings, integers, arrays and objects always have a JSON form.
+        json::write_document(&doc).unwrap_or_default()
     }
 }
 
@@ -496,11 +500,92 @@ mod tests {
             ])
         );
         assert_eq!(detail(b"[]"), Value::List(vec![]));
-        for depth in [etf::MAX_DEPTH + 1, 100_000] {
-            let deep = "[".repeat(depth) + &"]".repeat(depth);
-            assert_eq!(detail(deep.as_bytes()), Value::atom("nesting_too_deep"));
-        }
         assert!(matches!(decode_json(b"null", "file_persistence"), Ok(None)));
+    }
+
+    #[test]
+    fn a_json_manifest_too_deep_for_a_term_is_nesting_too_deep() {
+        let detail = |depth: usize| {
+            let deep = "[".repeat(depth) + &"]".repeat(depth);
+            match decode_json(deep.as_bytes(), "file_persistence") {
+                Err(MetadataError::InvalidJson(detail)) => detail,
+                other => panic!("{depth}: {other:?}"),
+            }
+        };
+        // As deep as a term may be: the document itself is the detail.
+        assert!(json::check_depth(&detail(etf::MAX_DEPTH), etf::MAX_DEPTH).is_ok());
+        // Read, but too deep to become the detail term.
+        let one_more = "[".repeat(etf::MAX_DEPTH + 1) + &"]".repeat(etf::MAX_DEPTH + 1);
+        assert!(json::decode_plain(one_more.as_bytes()).is_ok());
+        assert_eq!(detail(etf::MAX_DEPTH + 1), Value::atom("nesting_too_deep"));
+        // Too deep for the reader.
+        assert_eq!(
+            json::decode_plain(&[b'['; 100_000]),
+            Err(JsonError::TooDeep)
+        );
+        assert_eq!(detail(100_000), Value::atom("nesting_too_deep"));
+    }
+
+    /// The manifest and the data files go through one reader, so bad JSON
+    /// gets one reason wherever it is (`[1] x`: the byte after the value).
+    #[test]
+    fn bad_json_gets_the_same_reason_in_the_manifest_as_in_a_key_file() {
+        let reason = |err: SyntaxError| json_error_detail(&JsonError::Syntax(err));
+        for text in [
+            &b"[1] x"[..],
+            b"[1,2]x",
+            b"",
+            b"{\"a\":",
+            b"[01]",
+            b"\"\\ud800\\u0041\"",
+            b"[\"a\xff\"]",
+            b"1e999",
+        ] {
+            let Err(JsonError::Syntax(in_key_file)) = json::decode_key("session", text) else {
+                panic!("{text:?} is not a syntax error in a key file")
+            };
+            assert_eq!(
+                decode_json(text, "file_persistence"),
+                Err(MetadataError::InvalidJson(reason(in_key_file))),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            decode_json(b"[1] x", "file_persistence"),
+            Err(MetadataError::InvalidJson(Value::Tuple(vec![
+                Value::atom("invalid_byte"),
+                Value::Integer(3),
+                Value::Integer(i64::from(b' ')),
+            ])))
+        );
+    }
+
+    #[test]
+    fn the_json_manifest_is_written_as_json_encode_writes_it() {
+        let mut m = Manifest::default();
+        assert_eq!(
+            m.encode_json("file_persistence"),
+            br#"{"backend":"file_persistence","key_index":{},"version":1}"#
+        );
+        for (key_type, id) in [
+            ("session", "b.0"),
+            ("session", "a\"q\\\u{1}/é"),
+            ("device-list", "d"),
+            ("app-state-sync-key", "AAAA"),
+        ] {
+            m.insert(key_type, id.as_bytes());
+        }
+        m.remove("tctoken", b"x");
+        let bytes = m.encode_json("file_persistence");
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            concat!(
+                r#"{"backend":"file_persistence","key_index":{"#,
+                r#""app-state-sync-key":["AAAA"],"device-list":["d"],"#,
+                r#""session":["a\"q\\\u0001/é","b.0"],"tctoken":[]},"version":1}"#
+            )
+        );
+        assert_eq!(decode_json(&bytes, "file_persistence"), Ok(Some(m)));
     }
 
     #[test]

@@ -4,6 +4,13 @@
 //!
 //! Terms are `Value`s; atoms produced here always come from fixed lists in
 //! this module, never from file contents.
+//!
+//! Modules depend one way only, each on those before it: `errors`, `limits`,
+//! `number_text`, `inspect`, `base64`, `string_scan`, `fold` (leaves); `tree`
+//! (the document); `reader` and `writer` (text); `term`, `dedupe`, `plain`,
+//! `access`, `vm_encode` (terms and what the original does with them);
+//! `buffer`, `json_safe`, `structs`, `additional_data` (shared encodings);
+//! `legacy`, `creds`, `session`, `sender_key`, `keys` (per-type codecs).
 
 mod access;
 mod additional_data;
@@ -45,6 +52,13 @@ pub fn decode_plain(bytes: &[u8]) -> Result<Value, JsonError> {
     let value = plain::plain(&doc);
     tree::dispose(doc);
     Ok(value)
+}
+
+/// The text of a document the caller built (the manifest), as
+/// `JSON.encode!/1` writes it. Unlike a data file it has no size bound: the
+/// manifest must be written whatever the number of keys it indexes.
+pub fn write_document(doc: &Json<'_>) -> Result<Vec<u8>, JsonError> {
+    writer::write_within(doc, usize::MAX)
 }
 
 /// Checks that an id can be a JSON string (UTF-8), as it must to enter the

@@ -8,8 +8,14 @@ use super::number_text::{float_text, int_text};
 use super::string_scan::special_at;
 use super::tree::{Entry, Json, BUFFER_TAG};
 
-/// Serialises a tree; keys are written in the order held.
+/// Serialises a tree; keys are written in the order held. A document
+/// longer than `MAX_OUTPUT_BYTES` is `TooLarge`.
 pub fn write(doc: &Json<'_>) -> Result<Vec<u8>, JsonError> {
+    write_within(doc, MAX_OUTPUT_BYTES)
+}
+
+/// `write`, with a document longer than `limit` bytes refused.
+pub fn write_within(doc: &Json<'_>, limit: usize) -> Result<Vec<u8>, JsonError> {
     enum Open<'b, 'a> {
         Array(std::slice::Iter<'b, Json<'a>>),
         Object(std::slice::Iter<'b, Entry<'a>>),
@@ -20,7 +26,7 @@ pub fn write(doc: &Json<'_>) -> Result<Vec<u8>, JsonError> {
     let mut next = Some(doc);
     loop {
         if let Some(value) = next.take() {
-            if out.len() > MAX_OUTPUT_BYTES {
+            if out.len() > limit {
                 return Err(JsonError::TooLarge);
             }
             match value {
@@ -85,7 +91,7 @@ pub fn write(doc: &Json<'_>) -> Result<Vec<u8>, JsonError> {
             },
         }
     }
-    if out.len() > MAX_OUTPUT_BYTES {
+    if out.len() > limit {
         return Err(JsonError::TooLarge);
     }
     Ok(out)
