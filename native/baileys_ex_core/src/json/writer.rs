@@ -103,7 +103,8 @@ fn write_int(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(int_text(n, &mut buf).as_bytes());
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Upper case, as the VM's encoder writes `\u001F`.
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
@@ -160,6 +161,22 @@ mod tests {
         let again = parse(&written).unwrap();
         assert_eq!(doc, again);
         assert_eq!(write(&Json::Float(1.0)).unwrap(), b"1.0");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_the_vm_escapes_them() {
+        let mut text: String = (0u8..0x20).map(char::from).collect();
+        text.push_str("\"\\/\u{7f}é📱");
+        let expected = concat!(
+            r#""\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000B\f\r\u000E\u000F"#,
+            r#"\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C"#,
+            r#"\u001D\u001E\u001F\"\\/"#,
+            "\u{7f}é📱\"",
+        );
+        assert_eq!(
+            String::from_utf8(write(&Json::str(&text)).unwrap()).unwrap(),
+            expected
+        );
     }
 
     #[test]
