@@ -85,14 +85,20 @@ defmodule BaileysEx.Auth.NIF.Test.KeyStoreContract do
   @spec failures?(config()) :: boolean()
   def failures?(%{name: name}), do: name != :key_by_key
 
-  @doc "Starts `config`'s store over `dir` (`log?` records the persistence calls)."
-  @spec start(config(), Path.t(), boolean()) :: Store.t()
-  def start(config, dir, log? \\ false) do
+  @doc "The persistence context of `config` over `dir` (`log?` records the calls)."
+  @spec context(config(), Path.t(), boolean()) :: FaultyPersistence.t()
+  def context(config, dir, log? \\ false), do: FaultyPersistence.context(config.base, dir, log?)
+
+  @doc "Starts `config`'s store over a directory or a context from `context/3`."
+  @spec start(config(), Path.t() | FaultyPersistence.t()) :: Store.t()
+  def start(config, dir) when is_binary(dir), do: start(config, context(config, dir))
+
+  def start(config, %FaultyPersistence{} = context) do
     {:ok, store} =
       Store.start_link(
         module: config.module,
         persistence_module: config.persistence,
-        persistence_context: FaultyPersistence.context(config.base, dir, log?),
+        persistence_context: context,
         max_commit_retries: 1,
         delay_between_tries_ms: 0
       )

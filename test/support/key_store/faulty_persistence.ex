@@ -11,10 +11,13 @@ defmodule BaileysEx.Auth.NIF.Test.FaultyPersistence do
 
   A value `{:fail_write, reason}` is never written: saving it returns
   `{:error, reason}`, and a `commit/2` holding it returns `{:error, reason}`
-  before anything is written. This module exports `commit/2` and
+  before anything is written. Loading the id `"fail-load"` returns
+  `{:error, :eio}`, alone or among others. This module exports `commit/2` and
   `load_many/3` (the base must too); `__MODULE__.KeyByKey` exports only
   the key-by-key callbacks.
   """
+
+  @fail_load "fail-load"
 
   @enforce_keys [:base, :dir]
   defstruct [:base, :dir, log: nil]
@@ -25,13 +28,13 @@ defmodule BaileysEx.Auth.NIF.Test.FaultyPersistence do
   @doc "A context over `dir` through `base`, recording calls when `log?`."
   @spec context(module(), Path.t(), boolean()) :: t()
   def context(base, dir, log? \\ false) do
-    log = if log?, do: :ets.new(__MODULE__, [:bag, :public])
+    log = if log?, do: :ets.new(__MODULE__, [:ordered_set, :public])
     %__MODULE__{base: base, dir: dir, log: log}
   end
 
-  @doc "The calls recorded so far (those matching `pattern`, an ETS match pattern)."
-  @spec calls(t(), term()) :: [tuple()]
-  def calls(%__MODULE__{log: log}, pattern \\ :_), do: :ets.match_object(log, pattern)
+  @doc "The calls recorded so far, in order."
+  @spec calls(t()) :: [tuple()]
+  def calls(%__MODULE__{log: log}), do: log |> :ets.tab2list() |> Enum.map(&elem(&1, 1))
 
   @doc "Forgets the recorded calls."
   @spec reset(t()) :: :ok
@@ -44,7 +47,7 @@ defmodule BaileysEx.Auth.NIF.Test.FaultyPersistence do
   @spec load_keys(t(), atom(), term()) :: {:ok, term()} | {:error, term()}
   def load_keys(%__MODULE__{} = ctx, type, id) do
     record(ctx, {:load, type, id})
-    ctx.base.load_keys(ctx.dir, type, id)
+    if id == @fail_load, do: {:error, :eio}, else: ctx.base.load_keys(ctx.dir, type, id)
   end
 
   @doc "Saves one key through the base unless the value is `{:fail_write, reason}`."
@@ -71,7 +74,7 @@ defmodule BaileysEx.Auth.NIF.Test.FaultyPersistence do
   @spec load_many(t(), atom(), list()) :: {:ok, map()} | {:error, term()}
   def load_many(%__MODULE__{} = ctx, type, ids) do
     record(ctx, {:load_many, type, ids})
-    ctx.base.load_many(ctx.dir, type, ids)
+    if @fail_load in ids, do: {:error, :eio}, else: ctx.base.load_many(ctx.dir, type, ids)
   end
 
   @doc "Commits with the base's `commit/2` unless a value is `{:fail_write, reason}`."
@@ -94,7 +97,9 @@ defmodule BaileysEx.Auth.NIF.Test.FaultyPersistence do
   end
 
   defp record(%__MODULE__{log: nil}, _call), do: :ok
-  defp record(%__MODULE__{log: log}, call), do: :ets.insert(log, call)
+
+  defp record(%__MODULE__{log: log}, call),
+    do: :ets.insert(log, {:erlang.unique_integer([:monotonic]), call})
 
   defmodule KeyByKey do
     @moduledoc """
