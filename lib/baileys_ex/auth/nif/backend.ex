@@ -21,14 +21,20 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @type context :: Path.t() | nil
 
       @doc """
-      Loads the credentials and returns the state with the options that make
-      BaileysEx's built-in Signal store (`BaileysEx.Auth.KeyStore`) persist keys
-      through this module. `save_creds` saves a `%BaileysEx.Auth.State{}` as is,
-      projects any other map through `State.creds_view/1`, and saves fresh
-      credentials for anything else.
+      Loads the credentials from `path` (nil for the configured default) and
+      returns the state, a `save_creds` function and the `connect_opts` that
+      make BaileysEx persist every Signal key through this module.
+
+      `connect_opts` name `BaileysEx.Auth.NIF.KeyStore` as the Signal store;
+      `signal_store_module: BaileysEx.Auth.KeyStore` in `opts` keeps
+      BaileysEx's own store (any store module taking `persistence_module` and
+      `persistence_context` options can be named). `save_creds` saves a
+      `%BaileysEx.Auth.State{}` as is, projects any other map through
+      `State.creds_view/1`, and saves fresh credentials for anything else.
       """
-      @spec unquote(helper)(context()) :: {:ok, map()} | {:error, term()}
-      def unquote(helper)(path \\ nil), do: Common.auth_state_helper(__MODULE__, @backend, path)
+      @spec unquote(helper)(context(), keyword()) :: {:ok, map()} | {:error, term()}
+      def unquote(helper)(path \\ nil, opts \\ []),
+        do: Common.auth_state_helper(__MODULE__, @backend, path, opts)
 
       @doc "Loads the credentials from the default directory."
       @spec load_credentials() :: {:ok, struct()} | {:error, term()}

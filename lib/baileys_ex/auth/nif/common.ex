@@ -177,15 +177,16 @@ defmodule BaileysEx.Auth.NIF.Common do
     _ -> {:error, {:invalid_key_id, id}}
   end
 
-  @spec auth_state_helper(module(), atom(), term()) :: {:ok, map()} | {:error, term()}
-  def auth_state_helper(module, backend, path) do
-    with {:ok, dir} <- helper_dir(module, backend, path),
+  @spec auth_state_helper(module(), atom(), term(), keyword()) :: {:ok, map()} | {:error, term()}
+  def auth_state_helper(module, backend, path, opts) do
+    with {:ok, store} <- signal_store_module(opts),
+         {:ok, dir} <- helper_dir(module, backend, path),
          {:ok, state} <- load_credentials(module, backend, dir, nil) do
       {:ok,
        %{
          state: state,
          connect_opts: [
-           signal_store_module: BaileysEx.Auth.KeyStore,
+           signal_store_module: store,
            signal_store_opts: [persistence_module: module, persistence_context: dir]
          ],
          save_creds: fn creds ->
@@ -195,8 +196,24 @@ defmodule BaileysEx.Auth.NIF.Common do
     end
   end
 
+  # `signal_store_module: BaileysEx.Auth.KeyStore` keeps BaileysEx's own store.
+  defp signal_store_module(opts) when is_list(opts) do
+    if Keyword.keyword?(opts), do: validated_store(opts), else: {:error, {:invalid_options, opts}}
+  end
+
+  defp signal_store_module(opts), do: {:error, {:invalid_options, opts}}
+
+  defp validated_store(opts) do
+    case Keyword.validate(opts, signal_store_module: BaileysEx.Auth.NIF.KeyStore) do
+      {:ok, [signal_store_module: store]} when is_atom(store) and store != nil -> {:ok, store}
+      {:ok, [signal_store_module: other]} -> {:error, {:invalid_signal_store_module, other}}
+      {:ok, _repeated} -> {:error, {:invalid_options, opts}}
+      {:error, unknown} -> {:error, {:unknown_options, unknown}}
+    end
+  end
+
   # The context is handed back exactly as given, as the originals do; only the
-  # default is resolved here, so the KeyStore gets a concrete directory.
+  # default is resolved here, so the key store gets a concrete directory.
   defp helper_dir(module, backend, nil) do
     default = configured_path(module)
 

@@ -39,6 +39,40 @@ defmodule BaileysEx.Auth.NIF.DropInTest do
         assert File.ls!(tmp_dir) == []
       end
 
+      test "the auth-state helper names our Signal store, or the one given", ctx do
+        %{backend: %{module: m, helper: helper}, tmp_dir: tmp_dir} = ctx
+        store_opts = [persistence_module: m, persistence_context: tmp_dir]
+
+        assert {:ok, %{connect_opts: opts}} = apply(m, helper, [tmp_dir])
+
+        assert opts == [
+                 signal_store_module: BaileysEx.Auth.NIF.KeyStore,
+                 signal_store_opts: store_opts
+               ]
+
+        assert {:ok, %{connect_opts: opts}} =
+                 apply(m, helper, [tmp_dir, [signal_store_module: BaileysEx.Auth.KeyStore]])
+
+        assert opts == [
+                 signal_store_module: BaileysEx.Auth.KeyStore,
+                 signal_store_opts: store_opts
+               ]
+
+        assert apply(m, helper, [tmp_dir, [signal_store: :nif]]) ==
+                 {:error, {:unknown_options, [:signal_store]}}
+
+        for bad <- [nil, "BaileysEx.Auth.KeyStore", {:store}] do
+          assert apply(m, helper, [tmp_dir, [signal_store_module: bad]]) ==
+                   {:error, {:invalid_signal_store_module, bad}}
+        end
+
+        for bad <- [%{}, [:signal_store_module], :x] do
+          assert apply(m, helper, [tmp_dir, bad]) == {:error, {:invalid_options, bad}}
+        end
+
+        assert File.ls!(tmp_dir) == []
+      end
+
       test "a key type that is not an atom is refused", ctx do
         %{backend: %{module: m}, tmp_dir: tmp_dir} = ctx
 

@@ -732,7 +732,8 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
       opts = auth.connect_opts[:signal_store_opts]
 
       helper_ok =
-        auth.connect_opts[:signal_store_module] == Module.concat(["BaileysEx", "Auth", "KeyStore"]) and
+        auth.connect_opts[:signal_store_module] ==
+          Module.concat(["BaileysEx", "Auth", "NIF", "KeyStore"]) and
           Keyword.get(opts, :persistence_module) == mod and
           Keyword.get(opts, :persistence_context) == dir and
           is_struct(auth.state, state_mod) and auth.state.platform == "compat-helper" and
