@@ -71,9 +71,13 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChartTest do
     refute svg =~ "#c0392b"
   end
 
-  test "warnings are printed at the bottom, escaped" do
-    svg = chart(["ETF: WARNING (scaling): load 3 -> 4 <busy>"])
-    assert svg =~ "ETF: WARNING (scaling): load 3 -&gt; 4 &lt;busy&gt;</text>"
+  test "warnings are printed at the bottom, escaped, a line per reason" do
+    svg = chart(["ETF: WARNING (scaling): load 3 -> 4 <busy>; flush moved: ratios may be off"])
+
+    assert svg =~
+             ~r{<text x="16\.0" [^>]*>ETF: WARNING \(scaling\): load 3 -&gt; 4 &lt;busy&gt;</text>}
+
+    assert svg =~ ~r{<text x="40\.0" [^>]*>flush moved: ratios may be off</text>}
   end
 
   test "ratio ticks run in 1-2-5 steps from at or below the lowest to at or above the highest" do

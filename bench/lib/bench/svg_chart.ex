@@ -135,7 +135,14 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
     column_w = @panel_w + @margin.left + @margin.right
     width = length(@panels) * column_w
     warnings_top = @legend_top + 104
-    height = warnings_top + 20 * length(warnings) + 8
+    # A warning with several reasons gets a line per reason.
+    warning_lines =
+      Enum.flat_map(warnings, fn warning ->
+        [first | rest] = String.split(warning, "; ")
+        [{16, first} | Enum.map(rest, &{40, &1})]
+      end)
+
+    height = warnings_top + 20 * length(warning_lines) + 8
 
     columns =
       @panels
@@ -152,10 +159,10 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
       text(width / 2, 26, title, anchor: "middle", size: 16, weight: "bold"),
       columns,
       legend(series, width),
-      warnings
+      warning_lines
       |> Enum.with_index()
-      |> Enum.map(fn {line, i} ->
-        text(16, warnings_top + 20 * i, line, weight: "bold", fill: "#A23B00")
+      |> Enum.map(fn {{x, line}, i} ->
+        text(x, warnings_top + 20 * i, line, weight: "bold", fill: "#A23B00")
       end),
       "</svg>\n"
     ]
