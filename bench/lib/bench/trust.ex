@@ -10,12 +10,12 @@ defmodule BaileysEx.Auth.NIF.Bench.Trust do
 
     * the machine was busy: other processes (not this VM, not the helpers it
       started) used more than #{round(@max_other_share * 100)}% of all CPU time during the
-      section, half a core on two. Busy time is everything but idle and I/O
+      section (half a core of two). Busy time is everything but idle and I/O
       wait, and includes steal (time the hypervisor gave to another guest).
       The benchmark itself makes the kernel's writeback threads work, but
       for a few percent of the machine, well below the threshold;
     * the disk's flush time moved: the slower of the two fsync probes (before
-      and after) took more than #{@max_flush_ratio} times as long as the faster one.
+      and after) took more than #{round(@max_flush_ratio)} times as long as the faster one.
 
   The 1-minute load average is recorded, not judged: it counts the
   benchmark's own threads, running or waiting on fsync, which hold it near
