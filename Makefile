@@ -32,6 +32,8 @@ test-rust:
 test-elixir: deps
 	MIX_ENV=test mix compile --warnings-as-errors
 	MIX_ENV=test mix test
+	MIX_ENV=bench mix compile --warnings-as-errors
+	MIX_ENV=bench mix test bench/test
 
 # A throwaway Mix app that depends on a clean clone of HEAD by path: its first
 # `mix run` and its first `MIX_ENV=prod mix release` must load the NIF.
