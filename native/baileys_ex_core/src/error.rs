@@ -9,7 +9,7 @@ use std::io;
 use crate::json::JsonError;
 use crate::value::Value;
 
-/// Why a manifest was refused (spec section 3).
+/// Why a manifest was refused (docs/FORMAT.md section 3).
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetadataError {
     /// `"version"` is an integer other than 1.

@@ -1,4 +1,4 @@
-//! What each call does, in the originals' order (spec section 3), on bytes:
+//! What each call does, in the originals' order (docs/FORMAT.md section 3), on bytes:
 //! the NIF encodes and decodes terms, this module owns the directory.
 
 use std::io;

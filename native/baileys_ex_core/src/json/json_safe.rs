@@ -1,4 +1,4 @@
-//! The "json-safe" value rules (spec section 5), used for `me`,
+//! The "json-safe" value rules (docs/FORMAT.md section 5), used for `me`,
 //! `additional_data`, tctoken fields and the free-form key types.
 
 use std::borrow::Cow;

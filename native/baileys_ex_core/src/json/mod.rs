@@ -1,4 +1,4 @@
-//! Baileys-style JSON codecs (spec section 5): what `BaileysEx.Auth.FilePersistence`
+//! Baileys-style JSON codecs (docs/FORMAT.md section 5): what `BaileysEx.Auth.FilePersistence`
 //! writes into `creds.json` and `<type>-<id>.json`, and what it returns when
 //! reading them back, including the legacy tagged-term fallback.
 //!

@@ -1,6 +1,6 @@
 defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
   @moduledoc """
-  The auth persistence contract (FORMAT.md sections 1-5), written once and run
+  The auth persistence contract (docs/FORMAT.md, sections 1-5), written once and run
   against every implementation present: ours, the pure-Elixir baselines and,
   in an app that has `baileys_ex` installed, the real BaileysEx modules (see
   `BaileysEx.Auth.NIF.Test.Parity.implementations/0`). Only behaviour the
