@@ -465,7 +465,7 @@ defmodule BaileysEx.Auth.NIF.BaselineTest do
       assert Task.yield(writer, 300) == nil
 
       send(holder, :release)
-      assert Task.await(writer, 10_000) == :ok
+      assert Task.await(writer, 120_000) == :ok
     end
   end
 

@@ -577,7 +577,7 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
             for _ <- 1..5, do: Persistence.save_credentials(tmp_dir, state)
           end)
         end)
-        |> Enum.map(&Task.await(&1, 30_000))
+        |> Enum.map(&Task.await(&1, 300_000))
 
       assert List.flatten(results) == List.duplicate(:ok, 60)
 
