@@ -54,6 +54,7 @@ demo: deps
 # (bench/results/quick/ with QUICK=1). No timing is ever asserted.
 bench: deps
 	MIX_ENV=bench mix baileys_ex_nif.bench $(if $(QUICK),--quick)
+	MIX_ENV=bench mix baileys_ex_nif.bench_signal_store $(if $(QUICK),--quick)
 
 # Long reliability runs: thousands of SIGKILLs (single keys and commits), power loss
 # with many seeded reorderings, a fault at every call of a long workload, a million
