@@ -1,0 +1,267 @@
+defmodule BaileysEx.Auth.NIF.Tools.Migrate do
+  @moduledoc false
+  # Converts an auth directory to the other format. The source is only read
+  # (with `File`, decoded in memory: the drop-ins would recover commits and
+  # remove orphans in it). The target is written through the target drop-in
+  # into a staging directory next to it, checked, then renamed into place;
+  # whatever happens before the rename, the staging directory is removed and
+  # an existing target is left as it was.
+
+  alias BaileysEx.Auth.NIF.Tools.Layout
+  alias BaileysEx.Auth.NIF.Tools.Verify
+
+  @state BaileysEx.Auth.State
+  @compile {:no_warn_undefined, [BaileysEx.Auth.State]}
+
+  @spec run(Path.t(), Path.t(), keyword()) :: {:ok, map()} | {:error, term()}
+  def run(source, target, opts) do
+    Process.put({__MODULE__, :calls}, 0)
+    Process.put({__MODULE__, :fault_at}, Keyword.get(opts, :fault_at))
+
+    with {:ok, to} <- target_backend(opts),
+         {:ok, report} <- Verify.run(source, Keyword.take(opts, [:backend])),
+         :ok <- source_usable(report),
+         :ok <- target_free(target, Keyword.get(opts, :force, false)) do
+      staging = sibling(target, "migrating")
+      backup = sibling(target, "replaced")
+
+      try do
+        with {:ok, result} <- build(source, report.backend, staging, to, opts),
+             :ok <- check_staging(staging, to),
+             :ok <- publish(staging, target, backup) do
+          {:ok, Map.merge(result, %{source: source, target: target, fs_calls: calls()})}
+        end
+      after
+        clean_up(staging, target, backup)
+      end
+    end
+  end
+
+  defp target_backend(opts) do
+    case Keyword.fetch(opts, :to) do
+      {:ok, to} when to in [:etf, :json] -> {:ok, to}
+      {:ok, other} -> {:error, {:invalid_backend, other}}
+      :error -> {:error, :missing_target_backend}
+    end
+  end
+
+  defp source_usable(%{status: :damaged} = report), do: {:error, {:source_damaged, report}}
+  defp source_usable(_report), do: :ok
+
+  defp target_free(target, force?) do
+    case step(:stat_target, fn -> File.stat(target) end) do
+      {:error, :enoent} -> :ok
+      {:ok, %{type: :directory}} -> target_empty(target, force?)
+      {:ok, %{type: type}} -> {:error, {:target_not_a_directory, target, type}}
+      {:error, reason} -> {:error, {:cannot_stat_target, target, reason}}
+    end
+  end
+
+  defp target_empty(target, force?) do
+    case step(:list_target, fn -> File.ls(target) end) do
+      {:ok, []} -> :ok
+      {:ok, _names} when force? -> :ok
+      {:ok, _names} -> {:error, {:target_not_empty, target}}
+      {:error, reason} -> {:error, {:cannot_list_target, target, reason}}
+    end
+  end
+
+  defp sibling(target, what) do
+    Path.join(
+      Path.dirname(target),
+      ".#{Path.basename(target)}.#{what}-#{System.unique_integer([:positive])}"
+    )
+  end
+
+  defp build(source, from, staging, to, opts) do
+    :ok = step(:mkdir_parent, fn -> File.mkdir_p(Path.dirname(staging)) end)
+    :ok = step(:mkdir_staging, fn -> File.mkdir(staging) end)
+    module = Layout.module(to)
+    progress = Keyword.get(opts, :progress, fn _done, _total -> :ok end)
+
+    {:ok, names} = step(:list_source, fn -> File.ls(source) end)
+    {:ok, index} = source_index(source, names, from)
+    keys = source_keys(names, index, from)
+    total = length(keys)
+
+    with {:ok, creds?, creds_diff} <- copy_creds(source, names, from, staging, module),
+         {:ok, inexact} <- copy_keys(keys, source, from, staging, module, progress, total) do
+      {:ok,
+       %{
+         from: from,
+         to: to,
+         creds?: creds?,
+         keys: Enum.reduce(keys, 0, fn {_file, _type, ids}, acc -> acc + length(ids) end),
+         per_type:
+           Enum.reduce(keys, %{}, fn {_f, type, ids}, acc ->
+             Map.update(acc, type, length(ids), &(&1 + length(ids)))
+           end),
+         inexact: creds_diff ++ inexact
+       }}
+    end
+  end
+
+  defp source_index(source, names, from) do
+    manifest = Layout.manifest(from)
+
+    if manifest in names do
+      bytes = step(:read_manifest, fn -> File.read!(Path.join(source, manifest)) end)
+      Layout.decode_manifest(from, bytes)
+    else
+      {:ok, %{}}
+    end
+  end
+
+  # Each key file with the ids it holds: the manifest's exact ids that name
+  # it, else the id a directory scan reads from its name.
+  defp source_keys(names, index, from) do
+    by_file =
+      for {type_name, ids} <- index,
+          type = Enum.find(Layout.types(), &(Atom.to_string(&1) == type_name)),
+          type != nil,
+          id <- ids,
+          reduce: %{} do
+        acc -> Map.update(acc, Layout.key_file(from, type, id), [id], &(&1 ++ [id]))
+      end
+
+    for name <- Enum.sort(names), {:key, type, scanned} <- [Layout.classify(name, from)] do
+      {name, type, Map.get(by_file, name, [scanned])}
+    end
+  end
+
+  defp copy_creds(source, names, from, staging, module) do
+    name = Layout.creds(from)
+
+    if name in names do
+      bytes = step(:read_creds, fn -> File.read!(Path.join(source, name)) end)
+
+      with {:ok, decoded} <- Layout.decode(from, :credentials, bytes),
+           {:ok, state} <- creds_state(decoded),
+           :ok <-
+             saved(:creds, step(:save_creds, fn -> module.save_credentials(staging, state) end)),
+           {:ok, back} <- step(:load_creds, fn -> module.load_credentials(staging) end) do
+        {:ok, true, diff(:creds, state, back)}
+      end
+    else
+      {:ok, false, []}
+    end
+  end
+
+  defp creds_state(%{__struct__: _} = state), do: {:ok, state}
+
+  defp creds_state(%{} = fields) do
+    if Code.ensure_loaded?(@state),
+      do: {:ok, struct(@state, fields)},
+      else: {:error, {:creds_need_baileys_ex, "BaileysEx.Auth.State is not available"}}
+  end
+
+  defp creds_state(other), do: {:error, {:invalid_credentials_data, other}}
+
+  defp copy_keys(keys, source, from, staging, module, progress, total) do
+    keys
+    |> Enum.with_index(1)
+    |> Enum.reduce_while({:ok, []}, fn {{file, type, ids}, done}, {:ok, acc} ->
+      bytes = step(:read_key, fn -> File.read!(Path.join(source, file)) end)
+
+      result =
+        with {:ok, value} <- Layout.decode(from, {:key, type}, bytes) do
+          Enum.reduce_while(ids, {:ok, acc}, fn id, {:ok, acc} ->
+            copy_key(staging, module, type, id, value, acc)
+          end)
+        end
+
+      progress.(done, total)
+
+      case result do
+        {:ok, acc} -> {:cont, {:ok, acc}}
+        {:error, reason} -> {:halt, {:error, {:cannot_read_key, file, reason}}}
+      end
+    end)
+    |> case do
+      {:ok, inexact} -> {:ok, Enum.reverse(inexact)}
+      error -> error
+    end
+  end
+
+  defp copy_key(staging, module, type, id, value, acc) do
+    with :ok <-
+           saved(
+             {type, id},
+             step(:save_key, fn -> module.save_keys(staging, type, id, value) end)
+           ),
+         {:ok, back} <- step(:load_key, fn -> module.load_keys(staging, type, id) end) do
+      {:cont, {:ok, Enum.reverse(diff({type, id}, value, back)) ++ acc}}
+    else
+      {:error, _reason} = error -> {:halt, error}
+    end
+  end
+
+  defp saved(_what, :ok), do: :ok
+  defp saved(what, {:error, reason}), do: {:error, {:target_cannot_hold, what, reason}}
+
+  defp diff(what, from, to),
+    do: for({path, a, b} <- differences(from, to, []), do: {{what, path}, a, b})
+
+  # Where two values differ, as paths of map keys and list positions.
+  defp differences(same, same, _path), do: []
+
+  defp differences(%{} = a, %{} = b, path) do
+    a = if is_struct(a), do: Map.from_struct(a), else: a
+    b = if is_struct(b), do: Map.from_struct(b), else: b
+
+    if Map.keys(a) == Map.keys(b) do
+      Enum.flat_map(a, fn {k, v} -> differences(v, Map.fetch!(b, k), path ++ [k]) end)
+    else
+      [{path, a, b}]
+    end
+  end
+
+  defp differences(a, b, path) when is_list(a) and is_list(b) and length(a) == length(b) do
+    [a, b]
+    |> Enum.zip()
+    |> Enum.with_index()
+    |> Enum.flat_map(fn {{x, y}, i} -> differences(x, y, path ++ [i]) end)
+  end
+
+  defp differences(a, b, path), do: [{path, a, b}]
+
+  defp check_staging(staging, to) do
+    case step(:verify_staging, fn -> Verify.run(staging, backend: to) end) do
+      {:ok, %{status: :damaged} = report} -> {:error, {:staging_damaged, report}}
+      {:ok, _report} -> :ok
+      {:error, _reason} = error -> error
+    end
+  end
+
+  defp publish(staging, target, backup) do
+    if File.exists?(target) do
+      :ok = step(:move_old_target, fn -> File.rename(target, backup) end)
+    end
+
+    :ok = step(:publish, fn -> File.rename(staging, target) end)
+  end
+
+  # Leaves either the new target or the old one (if any), never a mix, and
+  # no staging or backup directory.
+  defp clean_up(staging, target, backup) do
+    File.rm_rf(staging)
+
+    if File.exists?(backup) do
+      if File.exists?(target), do: File.rm_rf(backup), else: File.rename(backup, target)
+    end
+  end
+
+  defp calls, do: Process.get({__MODULE__, :calls}, 0)
+
+  # Every filesystem call goes through here, so a test can make the Nth one
+  # fail and check what is left.
+  defp step(label, fun) do
+    n = calls() + 1
+    Process.put({__MODULE__, :calls}, n)
+
+    if Process.get({__MODULE__, :fault_at}) == n,
+      do: raise(RuntimeError, "injected fault at filesystem call #{n} (#{label})")
+
+    fun.()
+  end
+end
