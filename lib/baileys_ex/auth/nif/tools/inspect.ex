@@ -67,16 +67,33 @@ defmodule BaileysEx.Auth.NIF.Tools.Inspect do
   defp field(%{} = map, key), do: Map.get(map, key, Map.get(map, Atom.to_string(key)))
   defp field(_other, _key), do: nil
 
-  @doc "The ids of one type, each with its file and size."
+  @doc "The ids of one type (the manifest's exact ids where it has them), each with its file and size."
   @spec type(Path.t(), atom(), keyword()) :: {:ok, [map()]} | {:error, term()}
   def type(dir, type, opts) do
     with {:ok, names, backend} <- open(dir, opts) do
+      indexed = indexed_ids(dir, names, backend, type)
+
       {:ok,
        for name <- Enum.sort(names),
-           {:key, ^type, id} <- [Layout.classify(name, backend)],
-           {:ok, stat} <- [File.stat(Path.join(dir, name))] do
+           {:key, ^type, scanned} <- [Layout.classify(name, backend)],
+           {:ok, stat} <- [File.stat(Path.join(dir, name))],
+           id <- Map.get(indexed, name, [scanned]) do
          %{id: id, file: name, bytes: stat.size}
        end}
+    end
+  end
+
+  defp indexed_ids(dir, names, backend, type) do
+    manifest = Layout.manifest(backend)
+
+    with true <- manifest in names,
+         {:ok, bytes} <- File.read(Path.join(dir, manifest)),
+         {:ok, index} <- Layout.decode_manifest(backend, bytes) do
+      index
+      |> Map.get(Atom.to_string(type), [])
+      |> Enum.group_by(&Layout.key_file(backend, type, &1))
+    else
+      _ -> %{}
     end
   end
 

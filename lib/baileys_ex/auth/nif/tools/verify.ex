@@ -99,7 +99,7 @@ defmodule BaileysEx.Auth.NIF.Tools.Verify do
         decode_problems(path, name, kind, backend)
 
       {_data, {:ok, %{type: type}}} ->
-        [problem(name, :error, :not_regular, "not a regular file: a #{type}")]
+        [problem(name, :error, :not_regular, "not a regular file: #{type_text(type)}")]
     end
   end
 
@@ -124,6 +124,11 @@ defmodule BaileysEx.Auth.NIF.Tools.Verify do
     end
   end
 
+  defp type_text(:directory), do: "a directory"
+  defp type_text(:other), do: "a FIFO, socket or device"
+  defp type_text(type), do: "a #{type}"
+
+  defp describe(:not_a_valid_etf_term), do: "not a valid ETF term"
   defp describe(reason) when is_binary(reason), do: reason
   defp describe(reason), do: inspect(reason)
 
