@@ -74,14 +74,19 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
   end
 
   defp build(source, from, staging, to, opts) do
-    :ok = step(:mkdir_parent, fn -> File.mkdir_p(Path.dirname(staging)) end)
-    :ok = step(:mkdir_staging, fn -> File.mkdir(staging) end)
+    parent = Path.dirname(staging)
+
+    with :ok <- fs(:mkdir_parent, parent, fn -> File.mkdir_p(parent) end),
+         :ok <- fs(:mkdir_staging, staging, fn -> File.mkdir(staging) end),
+         {:ok, names} <- fs(:list_source, source, fn -> File.ls(source) end),
+         {:ok, index} <- source_index(source, names, from) do
+      copy(source, from, staging, to, names, source_keys(names, index, from), opts)
+    end
+  end
+
+  defp copy(source, from, staging, to, names, keys, opts) do
     module = Layout.module(to)
     progress = Keyword.get(opts, :progress, fn _done, _total -> :ok end)
-
-    {:ok, names} = step(:list_source, fn -> File.ls(source) end)
-    {:ok, index} = source_index(source, names, from)
-    keys = source_keys(names, index, from)
     total = length(keys)
 
     with {:ok, creds?, creds_diff} <- copy_creds(source, names, from, staging, module),
@@ -105,8 +110,10 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
     manifest = Layout.manifest(from)
 
     if manifest in names do
-      bytes = step(:read_manifest, fn -> File.read!(Path.join(source, manifest)) end)
-      Layout.decode_manifest(from, bytes)
+      path = Path.join(source, manifest)
+
+      with {:ok, bytes} <- fs(:read_manifest, path, fn -> File.read(path) end),
+           do: Layout.decode_manifest(from, bytes)
     else
       {:ok, %{}}
     end
@@ -133,9 +140,10 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
     name = Layout.creds(from)
 
     if name in names do
-      bytes = step(:read_creds, fn -> File.read!(Path.join(source, name)) end)
+      path = Path.join(source, name)
 
-      with {:ok, decoded} <- Layout.decode(from, :credentials, bytes),
+      with {:ok, bytes} <- fs(:read_creds, path, fn -> File.read(path) end),
+           {:ok, decoded} <- Layout.decode(from, :credentials, bytes),
            {:ok, state} <- creds_state(decoded),
            :ok <-
              saved(:creds, step(:save_creds, fn -> module.save_credentials(staging, state) end)),
@@ -161,10 +169,11 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
     keys
     |> Enum.with_index(1)
     |> Enum.reduce_while({:ok, []}, fn {{file, type, ids}, done}, {:ok, acc} ->
-      bytes = step(:read_key, fn -> File.read!(Path.join(source, file)) end)
+      path = Path.join(source, file)
 
       result =
-        with {:ok, value} <- Layout.decode(from, {:key, type}, bytes) do
+        with {:ok, bytes} <- fs(:read_key, path, fn -> File.read(path) end),
+             {:ok, value} <- Layout.decode(from, {:key, type}, bytes) do
           Enum.reduce_while(ids, {:ok, acc}, fn id, {:ok, acc} ->
             copy_key(staging, module, type, id, value, acc)
           end)
@@ -234,11 +243,12 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
   end
 
   defp publish(staging, target, backup) do
-    if File.exists?(target) do
-      :ok = step(:move_old_target, fn -> File.rename(target, backup) end)
-    end
-
-    :ok = step(:publish, fn -> File.rename(staging, target) end)
+    with :ok <-
+           if(File.exists?(target),
+             do: fs(:move_old_target, target, fn -> File.rename(target, backup) end),
+             else: :ok
+           ),
+         do: fs(:publish, target, fn -> File.rename(staging, target) end)
   end
 
   # Leaves either the new target or the old one (if any), never a mix, and
@@ -255,6 +265,13 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
 
   # Every filesystem call goes through here, so a test can make the Nth one
   # fail and check what is left.
+  defp fs(label, path, fun) do
+    case step(label, fun) do
+      {:error, reason} when is_atom(reason) -> {:error, {label, path, reason}}
+      other -> other
+    end
+  end
+
   defp step(label, fun) do
     n = calls() + 1
     Process.put({__MODULE__, :calls}, n)

@@ -141,6 +141,49 @@ defmodule BaileysEx.Auth.NIF.Tools.MigrateTest do
     end
   end
 
+  @tag :tmp_dir
+  test "progress is reported key by key up to the total", %{tmp_dir: tmp} do
+    me = self()
+    progress = fn done, total -> send(me, {:progress, done, total}) end
+
+    assert {:ok, _} =
+             Tools.migrate(Fixtures.dir(:json), Path.join(tmp, "dst"),
+               to: :etf,
+               progress: progress
+             )
+
+    seen = for _ <- 1..24, do: assert_received({:progress, done, 24}) && done
+    assert seen == Enum.to_list(1..24)
+    refute_received {:progress, _, _}
+  end
+
+  @tag :tmp_dir
+  test "legacy JSON files (not in a manifest) migrate under their scanned ids", %{tmp_dir: tmp} do
+    target = Path.join(tmp, "dst")
+    assert {:ok, result} = Tools.migrate(Fixtures.dir(:json_legacy), target, to: :etf)
+    legacy = Fixtures.expected_legacy()
+    assert result.keys == map_size(legacy.keys)
+
+    for {{type, id}, value} <- legacy.keys do
+      assert NativeFilePersistence.load_keys(target, type, id) == {:ok, value}, "#{type} #{id}"
+    end
+
+    assert NativeFilePersistence.load_credentials(target) == {:ok, legacy.creds}
+  end
+
+  @tag :tmp_dir
+  test "a target that is a file, or a bad option, is an error", %{tmp_dir: tmp} do
+    file = Path.join(tmp, "file")
+    File.write!(file, "x")
+
+    assert {:error, {:target_not_a_directory, ^file, :regular}} =
+             Tools.migrate(Fixtures.dir(:etf), file, to: :json)
+
+    assert {:error, {:invalid_backend, :xml}} = Tools.migrate(Fixtures.dir(:etf), file, to: :xml)
+    assert {:error, :missing_target_backend} = Tools.migrate(Fixtures.dir(:etf), file, [])
+    assert File.ls!(tmp) == ["file"]
+  end
+
   defp long_tctoken_ids do
     for {{:tctoken, id}, _value} <- Fixtures.expected().keys, byte_size(id) > 100, do: id
   end
