@@ -51,6 +51,7 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
     list_persisted_keys: "list_persisted_keys"
   ]
   @panel_w 380
+  @grey "#444444"
   @cost_h 250
   @ratio_h 180
   @margin %{left: 72, right: 20}
@@ -182,7 +183,7 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
 
       [
         text(x0 + @panel_w / 2, @cost_top - 30, name, anchor: "middle", size: 14, weight: "bold"),
-        text(x0 + @panel_w / 2, @cost_top - 12, n_range(costs), anchor: "middle", fill: "#444444"),
+        text(x0 + @panel_w / 2, @cost_top - 12, n_range(costs), anchor: "middle", fill: @grey),
         cost_panel(costs, keys, sx, x0),
         ratio_panel(ratios, keys, sx, x0),
         text(x0 + @panel_w / 2, @ratio_top + @ratio_h + 36, "keys already in the directory",

@@ -161,7 +161,9 @@ defmodule BaileysEx.Auth.NIF.Test.KeyStoreContract do
   end
 
   defp top_call(failures?) do
-    case pick([{:get, 30}, {:set, 28}, {:transaction, 24}, {:clear, 5}, {:restart, 5}, {:fail, 8}]) do
+    weights = [get: 30, set: 28, transaction: 24, clear: 5, restart: 5, fail: 8]
+
+    case pick(weights) do
       :get -> gen_get(:get)
       :set -> {:set, gen_data()}
       :transaction -> gen_transaction(failures?)

@@ -297,8 +297,8 @@ defmodule BaileysEx.Auth.NIF.KeyStoreTest do
       assert Store.set(store, %{"lid-mapping": %{"a" => "old"}}) == :ok
       assert Store.get(store, :"lid-mapping", ["a"]) == %{"a" => "old"}
 
-      {writer, monitor} =
-        spawn_monitor(fn -> Store.set(store, %{"lid-mapping": %{"a" => "new", "kill" => "x"}}) end)
+      two_ids = %{"a" => "new", "kill" => "x"}
+      {writer, monitor} = spawn_monitor(fn -> Store.set(store, %{"lid-mapping": two_ids}) end)
 
       assert_receive {:DOWN, ^monitor, :process, ^writer, :killed}
       assert Store.get(store, :"lid-mapping", ["a", "kill"]) == %{"a" => "new", "kill" => "x"}

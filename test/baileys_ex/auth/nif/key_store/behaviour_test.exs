@@ -225,7 +225,9 @@ defmodule BaileysEx.Auth.NIF.KeyStore.BehaviourTest do
 
         assert raised(fn -> Store.set(store, failing) end) == {:operation_error, :set, :eio}
 
-        assert raised(fn -> Store.transaction(store, "k", fn tx -> Store.set(tx, failing) end) end) ==
+        failing_transaction = fn -> Store.transaction(store, "k", &Store.set(&1, failing)) end
+
+        assert raised(failing_transaction) ==
                  {:operation_error, :transaction, :eio}
 
         assert raised(fn -> Store.get(store, :"lid-mapping", ["a", "fail-load"]) end) ==
