@@ -72,7 +72,13 @@ pub struct DirLock {
 impl DirLock {
     pub fn acquire(dir: &std::path::Path) -> std::io::Result<DirLock> {
         use std::os::fd::AsRawFd;
-        let handle = std::fs::File::open(dir)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never blocks opening: something put in the directory's place
+        // (a FIFO) is refused at once.
+        let handle = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+            .open(dir)?;
         loop {
             // SAFETY: flock on a descriptor we own; it is released when the
             // descriptor is closed on drop.

@@ -1,6 +1,7 @@
 //! Turns core errors into the `{:error, reason}` terms the originals return.
 
 use baileys_ex_core::error::{Error, MetadataError};
+use baileys_ex_core::fs::FileKind;
 use baileys_ex_core::layout::BackendKind;
 use rustler::types::atom::Atom;
 use rustler::{Encoder, Env, Term};
@@ -49,8 +50,23 @@ pub fn encode_error<'a>(env: Env<'a>, kind: BackendKind, err: &Error) -> Term<'a
         Error::Metadata(meta) => metadata_reason(env, kind, meta),
         Error::Json(json) => crate::json_codec::json_reason(env, json),
         Error::CallerGone => atoms::caller_exited().encode(env),
+        Error::NotRegularFile(kind) => (atoms::not_a_regular_file(), file_kind(*kind)).encode(env),
+        // The shape the JSON codec's own size limit has.
+        Error::TooLarge { cap } => (atoms::too_large(), *cap).encode(env),
     };
     error_tuple(env, reason)
+}
+
+fn file_kind(kind: FileKind) -> rustler::Atom {
+    match kind {
+        FileKind::Directory => atoms::directory(),
+        FileKind::Fifo => atoms::fifo(),
+        FileKind::CharacterDevice => atoms::character_device(),
+        FileKind::BlockDevice => atoms::block_device(),
+        FileKind::Socket => atoms::socket(),
+        FileKind::Symlink => atoms::symlink(),
+        FileKind::Other => atoms::other(),
+    }
 }
 
 fn metadata_reason<'a>(env: Env<'a>, kind: BackendKind, err: &MetadataError) -> Term<'a> {
