@@ -255,8 +255,9 @@ impl Fs for RealFs {
             Err(err) => return Err(err),
         };
         let meta = file.metadata()?;
-        if !meta.is_file() || written_before.is_some_and(|t| meta.modified().is_ok_and(|m| m >= t))
-        {
+        // An unknown modification time proves nothing either.
+        let too_recent = |t: SystemTime| !meta.modified().is_ok_and(|m| m < t);
+        if !meta.is_file() || written_before.is_some_and(too_recent) {
             return Ok(false);
         }
         // A writer holds its temp file's lock from just after creating it
