@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh Debian machine with Rust:
 #   make bench  benchmarks the NIFs against the pure-Elixir backends (QUICK=1: under a minute)
-#   make test   runs every test (cargo and ExUnit)
+#   make test   runs every test (cargo, ExUnit, and a new app's first run)
 # make demo writes and reloads an auth directory through each NIF backend.
 
 SHELL := /bin/bash
@@ -11,7 +11,7 @@ export ELIXIR_ERL_OPTIONS := +fnu
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test test-rust test-elixir demo bench stress lint format clean
+.PHONY: all deps test test-rust test-elixir consumer demo bench stress lint format clean
 
 all: test
 
@@ -24,7 +24,7 @@ deps:
 	fi
 	@command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (cargo >= 1.91)"; exit 1; }
 
-test: deps test-rust test-elixir
+test: deps test-rust test-elixir consumer
 
 test-rust:
 	cargo test --workspace --locked
@@ -32,6 +32,13 @@ test-rust:
 test-elixir: deps
 	MIX_ENV=test mix compile --warnings-as-errors
 	MIX_ENV=test mix test
+	MIX_ENV=bench mix compile --warnings-as-errors
+	MIX_ENV=bench mix test bench/test
+
+# A throwaway Mix app that depends on a clean clone of HEAD by path: its first
+# `mix run` and its first `MIX_ENV=prod mix release` must load the NIF.
+consumer: deps
+	bash test/consumer/check.sh
 
 demo: deps
 	mix compile
@@ -48,10 +55,11 @@ demo: deps
 bench: deps
 	MIX_ENV=bench mix baileys_ex_nif.bench $(if $(QUICK),--quick)
 
-# Long reliability runs: thousands of SIGKILLs, a fault at every call of a long
-# workload, a million corrupt inputs, larger concurrency and scheduler runs.
+# Long reliability runs: thousands of SIGKILLs (single keys and commits), power loss
+# with many seeded reorderings, a fault at every call of a long workload, a million
+# corrupt inputs, larger concurrency and scheduler runs.
 stress: deps
-	cargo test --workspace --locked --test crash --test faults -- --ignored --nocapture
+	cargo test --workspace --locked --test crash --test faults --test commit_sigkill --test commit_power_loss -- --ignored --nocapture
 	MIX_ENV=test mix compile --warnings-as-errors
 	MIX_ENV=test mix test --only stress
 

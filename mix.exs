@@ -14,6 +14,8 @@ defmodule BaileysExNifPersistence.MixProject do
       compilers: [:baileys_ex_nif | Mix.compilers()],
       elixirc_paths: elixirc_paths(Mix.env()),
       deps: [],
+      # A file that `make consumer` copies into a throwaway app, not a test.
+      test_ignore_filters: [&String.starts_with?(&1, "test/consumer/")],
       test_coverage: [ignore_modules: [~r/^BaileysEx\.Auth\.NIF\.Baseline/]]
     ]
   end

@@ -2,9 +2,9 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
   @moduledoc """
   What the parity suite runs against: every implementation of the two file
   backends present in this VM (ours, the pure-Elixir baselines and, when the
-  `baileys_ex` package is installed, the real BaileysEx modules), the on-disk
-  layout of each backend kind, and realistic sample values for every
-  persisted key type.
+  `baileys_ex` package is installed, the real BaileysEx modules; see
+  `BaileysEx.Auth.NIF.Test.Backends`), how each backend kind encodes its
+  files, and realistic sample values for every persisted key type.
 
   An implementation is `{module, kind, helper}`: `kind` is `:etf` or `:json`,
   `helper` the name of its `use_*_auth_state/1` function.
@@ -12,6 +12,7 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
 
   alias BaileysEx.Auth.NIF.Baseline.JSONCodec
   alias BaileysEx.Auth.NIF.Baseline.KeyIndex
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.State
@@ -24,36 +25,12 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
   @typedoc "An implementation under test."
   @type implementation :: {module(), :etf | :json, atom()}
 
-  @candidates [
-    {BaileysEx.Auth.NIF.NativeFilePersistence, :etf, :use_native_file_auth_state},
-    {BaileysEx.Auth.NIF.Baseline.NativeFilePersistence, :etf, :use_native_file_auth_state},
-    {BaileysEx.Auth.NativeFilePersistence, :etf, :use_native_file_auth_state},
-    {BaileysEx.Auth.NIF.FilePersistence, :json, :use_multi_file_auth_state},
-    {BaileysEx.Auth.NIF.Baseline.FilePersistence, :json, :use_multi_file_auth_state},
-    {BaileysEx.Auth.FilePersistence, :json, :use_multi_file_auth_state}
-  ]
-
-  @layouts %{
-    etf: %{
-      ext: ".etf",
-      creds: "creds.etf",
-      manifest: ".baileys_ex_native_file_persistence.etf",
-      backend: "native_file_persistence",
-      other_backend: "file_persistence"
-    },
-    json: %{
-      ext: ".json",
-      creds: "creds.json",
-      manifest: ".baileys_ex_file_persistence.json",
-      backend: "file_persistence",
-      other_backend: "native_file_persistence"
-    }
-  }
-
-  @doc "Every implementation loaded in this VM, ours first."
+  @doc "Every implementation loaded in this VM, ours first (see `Backends.implementations/1`)."
   @spec implementations() :: [implementation()]
   def implementations do
-    Enum.filter(@candidates, fn {module, _kind, _helper} -> Code.ensure_loaded?(module) end)
+    for backend <- Backends.all(), module <- Backends.implementations(backend) do
+      {module, backend.name, backend.helper}
+    end
   end
 
   @doc "Every pair `{a, b}` of distinct implementations of the same kind (each pair once)."
@@ -72,17 +49,10 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
   @spec persisted_types() :: [atom()]
   defdelegate persisted_types, to: KeyIndex
 
-  @doc """
-  File layout of a backend kind: `:ext`, `:creds`, `:manifest`, `:backend`
-  (the manifest's "backend" value) and `:other_backend`.
-  """
-  @spec layout(:etf | :json) :: map()
-  def layout(kind), do: Map.fetch!(@layouts, kind)
-
   @doc "Sanitised file name of a key: `<type>-<id><ext>`, `/` -> `__`, then `:` -> `-`."
   @spec key_file(:etf | :json, atom(), term()) :: String.t()
   def key_file(kind, type, id) do
-    "#{type}-#{id}#{layout(kind).ext}"
+    "#{type}-#{id}#{Backends.fetch!(kind).ext}"
     |> String.replace("/", "__")
     |> String.replace(":", "-")
   end
@@ -90,7 +60,7 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
   @doc "Decodes a manifest file of either kind into its map."
   @spec read_manifest(:etf | :json, Path.t()) :: term()
   def read_manifest(kind, dir) do
-    path = Path.join(dir, layout(kind).manifest)
+    path = Path.join(dir, Backends.fetch!(kind).manifest_file)
 
     case kind do
       :etf -> path |> File.read!() |> :erlang.binary_to_term()
@@ -98,8 +68,8 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
     end
   end
 
-  @doc "Encodes a manifest map the way a backend of `kind` stores it."
-  @spec encode_manifest(:etf | :json, map()) :: binary()
+  @doc "Encodes a manifest (any term, to test refusals) the way a backend of `kind` stores it."
+  @spec encode_manifest(:etf | :json, term()) :: binary()
   def encode_manifest(:etf, manifest), do: :erlang.term_to_binary(manifest)
   def encode_manifest(:json, manifest), do: JSONCodec.encode!(manifest)
 
@@ -306,6 +276,45 @@ defmodule BaileysEx.Auth.NIF.Test.Parity do
          "previous" => <<5>> <> bytes(11, "identity", 32)
        }}
     ]
+  end
+
+  @doc "A real Signal base key (33 bytes) that is not valid UTF-8: JSON holds it only as base64."
+  @spec non_utf8_base_key() :: binary()
+  def non_utf8_base_key do
+    <<5, 47, 94, 146, 126, 20, 145, 64, 167, 132, 196, 186, 86, 38, 23, 215, 31, 144, 133, 214,
+      230, 196, 84, 64, 227, 163, 144, 29, 239, 76, 133, 227, 35>>
+  end
+
+  @doc """
+  A small session of short fixed byte strings under `base_key`, with a
+  pending pre-key and one receiving chain holding `message_keys`.
+  """
+  @spec small_session(binary(), %{non_neg_integer() => binary()}) :: map()
+  def small_session(base_key, message_keys) do
+    %{
+      current_ratchet: %{
+        root_key: <<11, 12, 13>>,
+        ephemeral_key_pair: %{public: <<14, 15, 16>>, private: <<17, 18, 19>>},
+        last_remote_ephemeral: <<20, 21, 22>>,
+        previous_counter: 7
+      },
+      index_info: %{
+        remote_identity_key: <<23, 24, 25>>,
+        local_identity_key: <<26, 27, 28>>,
+        base_key: base_key,
+        base_key_type: :sending,
+        closed: -1
+      },
+      pending_pre_key: %{signed_pre_key_id: 9, base_key: <<29, 30>>, pre_key_id: 10},
+      registration_id: 12_345,
+      chains: %{
+        <<31, 32, 33>> => %{
+          chain_key: %{counter: 1, key: <<34, 35, 36>>},
+          chain_type: :receiving,
+          message_keys: message_keys
+        }
+      }
+    }
   end
 
   @doc "A Signal session record with an open and a closed session."

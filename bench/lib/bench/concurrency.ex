@@ -31,7 +31,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Concurrency do
       |> Map.new(fn {id, results} -> {id, summarize(results, processes * keys)} end)
 
     Row.concurrent(
-      :bulk,
+      :concurrency,
       "concurrency: #{processes} processes x #{keys} distinct keys",
       processes * keys,
       figures

@@ -5,8 +5,11 @@ defmodule BaileysEx.Auth.NIF.Bench.Implementations do
   For each backend the NIF module is compared with a baseline: the real
   BaileysEx module when it is loaded, else its pure-Elixir twin from
   `test/support/baseline`. Modules that cannot be loaded are left out, with
-  the reason, so the benchmark still runs what exists.
+  the reason, so the benchmark still runs what exists. The modules come from
+  the backend descriptor `BaileysEx.Auth.NIF.Test.Backends`.
   """
+
+  alias BaileysEx.Auth.NIF.Test.Backends
 
   @typedoc "A backend: ETF files or Baileys-style JSON files."
   @type backend :: :etf | :json
@@ -22,21 +25,6 @@ defmodule BaileysEx.Auth.NIF.Bench.Implementations do
           skipped: [String.t()]
         }
 
-  @candidates %{
-    etf: %{
-      title: "ETF",
-      nif: BaileysEx.Auth.NIF.NativeFilePersistence,
-      real: BaileysEx.Auth.NativeFilePersistence,
-      twin: BaileysEx.Auth.NIF.Baseline.NativeFilePersistence
-    },
-    json: %{
-      title: "JSON",
-      nif: BaileysEx.Auth.NIF.FilePersistence,
-      real: BaileysEx.Auth.FilePersistence,
-      twin: BaileysEx.Auth.NIF.Baseline.FilePersistence
-    }
-  }
-
   @api [
     save_keys: 4,
     load_keys: 3,
@@ -48,24 +36,24 @@ defmodule BaileysEx.Auth.NIF.Bench.Implementations do
 
   @doc "The backends, in the order they are run."
   @spec backends() :: [backend()]
-  def backends, do: [:etf, :json]
+  def backends, do: Enum.map(Backends.all(), & &1.name)
 
   @doc "Finds the NIF and the baseline of `backend`."
   @spec plan(backend()) :: plan()
   def plan(backend) do
-    candidates = Map.fetch!(@candidates, backend)
+    backend_info = Backends.fetch!(backend)
 
     {nif, nif_skip} =
-      case check(candidates.nif) do
-        :ok -> {impl(:nif, candidates.nif, "Rust NIF of this project"), []}
-        {:error, why} -> {nil, ["NIF #{inspect(candidates.nif)} skipped: #{why}"]}
+      case check(backend_info.module) do
+        :ok -> {impl(:nif, backend_info.module, "Rust NIF of this project"), []}
+        {:error, why} -> {nil, ["NIF #{inspect(backend_info.module)} skipped: #{why}"]}
       end
 
-    {baseline, baseline_skip} = baseline(candidates)
+    {baseline, baseline_skip} = baseline(backend_info)
 
     %{
       backend: backend,
-      title: candidates.title,
+      title: backend_info.title,
       impls: Enum.reject([nif, baseline], &is_nil/1),
       skipped: nif_skip ++ baseline_skip
     }

@@ -6,13 +6,18 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
   is set, whether it is met. A summary of missed targets closes the report.
   """
 
-  alias BaileysEx.Auth.NIF.Bench.{Implementations, Row}
+  alias BaileysEx.Auth.NIF.Bench.{Implementations, Row, Trust}
 
-  @typedoc "Results of one backend, as collected by the runner."
+  @typedoc """
+  Results of one backend, as collected by the runner; `sections` holds the
+  `Trust` verdict of each measured section, with its `section` (the rows'
+  section) and `label`.
+  """
   @type backend_result :: %{
           required(:plan) => map(),
           required(:rows) => [Row.t()],
-          optional(:notes) => [String.t()]
+          optional(:notes) => [String.t()],
+          optional(:sections) => [map()]
         }
 
   @doc "The whole report as a string."
@@ -21,7 +26,8 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
     [
       header(machine, mode),
       Enum.map(backends, &backend/1),
-      summary(backends, mode)
+      summary(backends, mode),
+      conditions(backends)
     ]
     |> IO.iodata_to_binary()
   end
@@ -43,6 +49,8 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
   end
 
   defp backend(%{plan: plan, rows: rows} = result) do
+    sections = Map.get(result, :sections, [])
+
     [
       "\n== #{plan.title} backend ==\n",
       Enum.map(
@@ -51,22 +59,28 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
       ),
       Enum.map(plan.skipped, &"  #{&1}\n"),
       Enum.map(Map.get(result, :notes, []), &"  note: #{&1}\n"),
-      per_op_table("Single calls (µs per call)", Enum.filter(rows, &(&1.section == :single))),
+      per_op_table(
+        "Single calls (µs per call)",
+        Enum.filter(rows, &(&1.section == :single)),
+        sections
+      ),
       per_op_table(
         "Scaling (µs per call, by keys already present)",
-        Enum.filter(rows, &(&1.section == :scaling))
+        Enum.filter(rows, &(&1.section == :scaling)),
+        sections
       ),
       totals_table(
         "Bulk (summed time of the calls)",
-        Enum.filter(rows, &(&1.kind == :total))
+        Enum.filter(rows, &(&1.kind == :total)),
+        sections
       ),
-      concurrent_table(Enum.filter(rows, &(&1.kind == :concurrent)))
+      concurrent_table(Enum.filter(rows, &(&1.kind == :concurrent)), sections)
     ]
   end
 
-  defp per_op_table(_title, []), do: []
+  defp per_op_table(_title, [], _sections), do: []
 
-  defp per_op_table(title, rows) do
+  defp per_op_table(title, rows, sections) do
     head = [title, "n", "base med", "base p90", "NIF med", "NIF p90", "ratio", "target"]
 
     body =
@@ -86,12 +100,12 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
         ]
       end)
 
-    [table(head, body), notes(rows)]
+    [table(head, body), warnings(rows, sections), notes(rows)]
   end
 
-  defp totals_table(_title, []), do: []
+  defp totals_table(_title, [], _sections), do: []
 
-  defp totals_table(title, rows) do
+  defp totals_table(title, rows, sections) do
     head = [title, "calls", "base ms", "base med µs", "NIF ms", "NIF med µs", "ratio"]
 
     body =
@@ -110,12 +124,12 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
         ]
       end)
 
-    [table(head, body), notes(rows)]
+    [table(head, body), warnings(rows, sections), notes(rows)]
   end
 
-  defp concurrent_table([]), do: []
+  defp concurrent_table([], _sections), do: []
 
-  defp concurrent_table(rows) do
+  defp concurrent_table(rows, sections) do
     head = [
       "Concurrent writers",
       "calls",
@@ -155,7 +169,17 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
           " of #{row.ops}\n"
       end)
 
-    [table(head, body), listed, notes(rows)]
+    [table(head, body), warnings(rows, sections), listed, notes(rows)]
+  end
+
+  # The warnings of the sections that measured these rows, under their table.
+  defp warnings(rows, sections) do
+    measured = rows |> Enum.map(& &1.section) |> MapSet.new()
+
+    for %{section: section, label: label} = verdict <- sections,
+        MapSet.member?(measured, section),
+        line = Trust.warning(label, verdict),
+        do: "  #{line}\n"
   end
 
   defp notes(rows) do
@@ -187,6 +211,35 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
       Enum.map(missed, fn {title, row} ->
         "  MISSED #{title} #{row.name}: #{fmt_ratio(Row.ratio(row))} < #{fmt_target(row.target)}\n"
       end)
+    ]
+  end
+
+  defp conditions(backends) do
+    judged =
+      for %{plan: plan} = b <- backends, s <- Map.get(b, :sections, []), do: {plan.title, s}
+
+    doubtful = for {title, %{trusted: false, label: label}} <- judged, do: "#{title} #{label}"
+    unmeasured? = Enum.any?(judged, fn {_, s} -> s.other_cpu_share == nil end)
+    rules = Trust.rules()
+
+    [
+      "\n== Measuring conditions ==\n",
+      "  a section is flagged when other processes used more than ",
+      "#{round(rules.max_other_cpu_share * 100)}% of the CPU time during it, or when the ",
+      "disk's flush\n  time (fsync probe before and after) moved by more than ",
+      "#{:erlang.float_to_binary(rules.max_flush_ratio, decimals: 0)}x\n",
+      if(unmeasured?,
+        do: "  CPU times could not be read here (no /proc): only the flush time was checked\n",
+        else: ""
+      ),
+      case doubtful do
+        [] ->
+          "  all #{length(judged)} sections ran on a quiet machine with a steady disk\n"
+
+        _ ->
+          "  WARNING: #{length(doubtful)} of #{length(judged)} sections flagged " <>
+            "(#{Enum.join(doubtful, ", ")}): their ratios may be off; rerun on a quiet machine\n"
+      end
     ]
   end
 

@@ -4,10 +4,16 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
   its baseline in the same VM, scenario by scenario; then prints the report
   and writes `latest.json` (raw figures and machine information) and
   `scaling.svg` into the results directory.
+
+  Each section (single calls, scaling, pairing, concurrency, replay) runs
+  between two samples of the machine's state; a section that `Trust` does
+  not trust gets a warning as it ends, beside its table, in the chart and
+  in `latest.json`.
   """
 
   alias BaileysEx.Auth.NIF.Bench.{
     Concurrency,
+    Conditions,
     Config,
     Implementations,
     Machine,
@@ -19,6 +25,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
     Scenarios,
     SVGChart,
     Timing,
+    Trust,
     Workspace
   }
 
@@ -68,7 +75,13 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
   defp run_backend(%{impls: []} = plan, _ws, _config, _started) do
     say("#{plan.title}: nothing to run")
     Enum.each(plan.skipped, &say("  #{&1}"))
-    %{plan: plan, rows: [], notes: ["nothing to run: no implementation is available"]}
+
+    %{
+      plan: plan,
+      rows: [],
+      notes: ["nothing to run: no implementation is available"],
+      sections: []
+    }
   end
 
   defp run_backend(plan, ws, config, started) do
@@ -83,31 +96,62 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
       say("  [#{String.pad_leading(elapsed, 6)} s] #{plan.title} #{what}")
     end
 
-    single = Scenarios.single_ops(plan, ws, config, progress)
-    scaling = Scaling.run(plan, ws, config, fn what -> progress.("scaling: #{what}") end)
+    watch = fn section, label, fun ->
+      {result, before, after_} = Conditions.around(ws.root, fun)
+      verdict = Trust.judge(before, after_)
+      if warning = Trust.warning(label, verdict), do: progress.(warning)
+      {result, Map.merge(verdict, %{section: section, label: label})}
+    end
+
+    {single, single_trust} =
+      watch.(:single, "single calls", fn ->
+        Scenarios.single_ops(plan, ws, config, progress)
+      end)
+
+    {scaling, scaling_trust} =
+      watch.(:scaling, "scaling", fn ->
+        Scaling.run(plan, ws, config, fn what -> progress.("scaling: #{what}") end)
+      end)
+
     progress.("pairing")
-    pairing = Scenarios.pairing(plan, ws, config)
+
+    {pairing, pairing_trust} =
+      watch.(:bulk, "pairing", fn -> Scenarios.pairing(plan, ws, config) end)
+
     progress.("concurrency")
-    concurrency = Concurrency.run(plan, ws, config)
-    replay = Replay.run(plan, ws, config, fn what -> progress.("replay: #{what}") end)
+
+    {concurrency, concurrency_trust} =
+      watch.(:concurrency, "concurrency", fn -> Concurrency.run(plan, ws, config) end)
+
+    {replay, replay_trust} =
+      watch.(:replay, "replay", fn ->
+        Replay.run(plan, ws, config, fn what -> progress.("replay: #{what}") end)
+      end)
 
     %{
       plan: plan,
       rows: single ++ scaling.rows ++ [pairing, concurrency] ++ replay,
-      notes: ["scaling: #{scaling.fill}"]
+      notes: ["scaling: #{scaling.fill}"],
+      sections: [single_trust, scaling_trust, pairing_trust, concurrency_trust, replay_trust]
     }
   end
 
   defp chart(results, mode) do
+    warnings =
+      for %{plan: plan, sections: sections} <- results,
+          %{section: :scaling, label: label} = verdict <- sections,
+          line = Trust.warning(label, verdict),
+          do: "#{plan.title}: #{line}"
+
     results
     |> Enum.map(&{&1.plan.backend, &1.plan.title, &1.rows})
     |> SVGChart.series()
-    |> SVGChart.render("Cost per call vs keys already in the directory (#{mode} run)")
+    |> SVGChart.render("Cost per call vs keys already in the directory (#{mode} run)", warnings)
   end
 
   defp results_json(machine, config, results, elapsed_s) do
     %{
-      format: 1,
+      format: 2,
       mode: config.mode,
       elapsed_s: elapsed_s,
       machine: machine,
@@ -117,6 +161,8 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
         load_keys_at_10k_keys: 10.0,
         new_key_save_keys_at_10k_keys: 5.0
       },
+      trusted: Enum.all?(results, fn result -> Enum.all?(result.sections, & &1.trusted) end),
+      trust_rules: Trust.rules(),
       backends:
         Enum.map(results, fn %{plan: plan, rows: rows} = result ->
           %{
@@ -125,6 +171,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
               Enum.map(plan.impls, &%{role: &1.id, module: inspect(&1.module), source: &1.source}),
             skipped: plan.skipped,
             notes: Map.get(result, :notes, []),
+            sections: Enum.map(result.sections, &round_floats/1),
             rows: Enum.map(rows, &row_json/1)
           }
         end)

@@ -1,23 +1,48 @@
 defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
   @moduledoc """
-  A dependency-free SVG line chart of the scaling scenario: one panel per
-  operation (`save_keys`, `load_keys`, `list_persisted_keys`), microseconds
-  per call (median, log scale) against the number of keys already in the
-  directory, one line per implementation of each backend.
+  A dependency-free SVG chart of the scaling scenario: one column per
+  operation (`save_keys`, `load_keys`, `list_persisted_keys`) against the
+  number of keys already in the directory.
 
-  Colour tells the implementation (NIF or baseline), the stroke tells the
-  backend (ETF solid, JSON dashed).
+    * Top row: microseconds per call, log scale; a marker at the median, a
+      whisker up to the p90, one line per implementation of each backend.
+    * Bottom row: the ratio baseline/NIF of the medians, log scale with
+      gridlines at 1x, 2x, 5x, 10x, ...; the target, where one is set.
+
+  Colours are from the Okabe-Ito palette, told apart by people with any
+  common colour-vision deficiency; marker shapes and dash patterns tell the
+  lines apart in greyscale too (NIF circles, baseline squares, ratio
+  diamonds; ETF solid and filled, JSON dashed and hollow). Every marker has
+  a tooltip (`<title>`) with n, median and p90.
   """
 
-  alias BaileysEx.Auth.NIF.Bench.Row
+  alias BaileysEx.Auth.NIF.Bench.{Report, Row}
 
-  @typedoc "One line: backend, implementation, operation and `{keys, µs}` points."
+  @typedoc "A point of a cost line: median and p90 µs of n calls."
+  @type cost_point :: %{
+          keys: non_neg_integer(),
+          median_us: float(),
+          p90_us: float(),
+          n: integer()
+        }
+
+  @typedoc "A point of a ratio line, with both medians and the target if set."
+  @type ratio_point :: %{
+          keys: non_neg_integer(),
+          ratio: float(),
+          baseline: map(),
+          nif: map(),
+          target: number() | nil
+        }
+
+  @typedoc "One line: a cost line per implementation, or a ratio line per backend."
   @type series :: %{
+          kind: :cost | :ratio,
           backend: atom(),
-          impl: atom(),
+          impl: :nif | :baseline | :ratio,
           label: String.t(),
           op: atom(),
-          points: [{non_neg_integer(), float()}]
+          points: [cost_point()] | [ratio_point()]
         }
 
   @panels [
@@ -26,11 +51,32 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
     list_persisted_keys: "list_persisted_keys"
   ]
   @panel_w 380
-  @panel_h 300
-  @margin %{left: 64, right: 16, top: 60, bottom: 44}
-  @legend_h 56
-  @colors %{nif: "#1b7f3b", baseline: "#c0392b"}
-  @dashes %{etf: nil, json: "7 4"}
+  @cost_h 250
+  @ratio_h 180
+  @margin %{left: 72, right: 20}
+  @cost_top 84
+  @ratio_top @cost_top + @cost_h + 52
+  @legend_top @ratio_top + @ratio_h + 64
+
+  # Okabe-Ito: NIF in blues, baselines in oranges, ratios in green and purple.
+  @styles %{
+    {:etf, :nif} => %{color: "#0072B2", marker: :circle, filled: true, dash: nil},
+    {:etf, :baseline} => %{color: "#D55E00", marker: :square, filled: true, dash: nil},
+    {:json, :nif} => %{color: "#56B4E9", marker: :circle, filled: false, dash: "7 4"},
+    {:json, :baseline} => %{color: "#E69F00", marker: :square, filled: false, dash: "7 4"},
+    {:etf, :ratio} => %{color: "#009E73", marker: :diamond, filled: true, dash: nil},
+    {:json, :ratio} => %{color: "#CC79A7", marker: :diamond, filled: false, dash: "7 4"}
+  }
+  @fallback_style %{color: "#000000", marker: :circle, filled: true, dash: "2 3"}
+  # Series at one x are nudged apart so that whiskers do not hide each other.
+  @dodge %{
+    {:etf, :nif} => -6,
+    {:etf, :baseline} => -2,
+    {:json, :nif} => 2,
+    {:json, :baseline} => 6,
+    {:etf, :ratio} => -2,
+    {:json, :ratio} => 2
+  }
 
   @doc """
   Builds the series from the scaling rows of each backend:
@@ -38,129 +84,354 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
   """
   @spec series([{atom(), String.t(), [Row.t()]}]) :: [series()]
   def series(backends) do
-    for {backend, title, rows} <- backends,
-        {op, _} <- @panels,
-        impl <- [:nif, :baseline],
-        points = points(rows, op, impl),
-        points != [] do
-      label = "#{title} #{if impl == :nif, do: "NIF", else: "baseline"}"
-      %{backend: backend, impl: impl, label: label, op: op, points: points}
+    Enum.flat_map(backends, fn {backend, title, rows} ->
+      for {op, _} <- @panels,
+          impl <- [:nif, :baseline, :ratio],
+          points = points(rows, op, impl),
+          points != [] do
+        %{
+          kind: if(impl == :ratio, do: :ratio, else: :cost),
+          backend: backend,
+          impl: impl,
+          label: "#{title} #{label(impl)}",
+          op: op,
+          points: points
+        }
+      end
+    end)
+  end
+
+  defp label(:nif), do: "NIF"
+  defp label(:baseline), do: "baseline"
+  defp label(:ratio), do: "baseline/NIF"
+
+  defp points(rows, op, :ratio) do
+    for %{section: :scaling, op: ^op, size: size, figures: figures} = row <- rows,
+        ratio = Row.ratio(row),
+        is_float(ratio) and ratio > 0 do
+      %{
+        keys: size,
+        ratio: ratio,
+        baseline: figures.baseline,
+        nif: figures.nif,
+        target: Map.get(row, :target)
+      }
     end
   end
 
   defp points(rows, op, impl) do
     for %{section: :scaling, op: ^op, size: size, figures: figures} <- rows,
-        %{median_us: us} <- [figures[impl]],
-        us > 0,
-        do: {size, us}
+        %{median_us: median, p90_us: p90, n: n} <- [figures[impl]],
+        median > 0,
+        do: %{keys: size, median_us: median, p90_us: p90, n: n}
   end
 
-  @doc "Renders the chart; `title` goes on top."
-  @spec render([series()], String.t()) :: String.t()
-  def render(series, title) do
-    width = length(@panels) * (@panel_w + @margin.left + @margin.right)
-    height = @margin.top + @panel_h + @margin.bottom + @legend_h
+  @doc """
+  Renders the chart; `title` goes on top, each of `warnings` (lines of text)
+  at the bottom in bold.
+  """
+  @spec render([series()], String.t(), [String.t()]) :: String.t()
+  def render(series, title, warnings \\ []) do
+    column_w = @panel_w + @margin.left + @margin.right
+    width = length(@panels) * column_w
+    warnings_top = @legend_top + 104
+    # A warning with several reasons gets a line per reason.
+    warning_lines =
+      Enum.flat_map(warnings, fn warning ->
+        [first | rest] = String.split(warning, "; ")
+        [{16, first} | Enum.map(rest, &{40, &1})]
+      end)
 
-    panels =
+    height = warnings_top + 20 * length(warning_lines) + 8
+
+    columns =
       @panels
       |> Enum.with_index()
       |> Enum.map(fn {{op, name}, i} ->
-        x0 = i * (@panel_w + @margin.left + @margin.right) + @margin.left
-        panel(Enum.filter(series, &(&1.op == op)), name, x0, @margin.top)
+        x0 = i * column_w + @margin.left
+        column(Enum.filter(series, &(&1.op == op)), name, x0)
       end)
 
     [
       ~s(<svg xmlns="http://www.w3.org/2000/svg" width="#{width}" height="#{height}" ),
       ~s(viewBox="0 0 #{width} #{height}" font-family="sans-serif" font-size="12">\n),
       ~s(<rect width="100%" height="100%" fill="white"/>\n),
-      text(width / 2, 22, title, anchor: "middle", size: 15, weight: "bold"),
-      panels,
-      legend(series, @margin.top + @panel_h + @margin.bottom, width),
+      text(width / 2, 26, title, anchor: "middle", size: 16, weight: "bold"),
+      columns,
+      legend(series, width),
+      warning_lines
+      |> Enum.with_index()
+      |> Enum.map(fn {{x, line}, i} ->
+        text(x, warnings_top + 20 * i, line, weight: "bold", fill: "#A23B00")
+      end),
       "</svg>\n"
     ]
     |> IO.iodata_to_binary()
   end
 
-  defp panel(series, name, x0, y0) do
+  defp column(series, name, x0) do
+    {costs, ratios} = Enum.split_with(series, &(&1.kind == :cost))
     all = Enum.flat_map(series, & &1.points)
 
     if all == [] do
-      text(x0 + @panel_w / 2, y0 + @panel_h / 2, "#{name}: no data", anchor: "middle")
+      text(x0 + @panel_w / 2, @cost_top + @cost_h / 2, "#{name}: no data", anchor: "middle")
     else
-      max_x = all |> Enum.map(&elem(&1, 0)) |> Enum.max() |> max(1)
-      {lo, hi} = decades(Enum.map(all, &elem(&1, 1)))
-      sx = fn x -> x0 + x / max_x * @panel_w end
-      sy = fn us -> y0 + @panel_h - (:math.log10(us) - lo) / (hi - lo) * @panel_h end
-      x_ticks = all |> Enum.map(&elem(&1, 0)) |> Enum.uniq() |> Enum.sort()
+      keys = all |> Enum.map(& &1.keys) |> Enum.uniq() |> Enum.sort()
+      max_x = keys |> Enum.max() |> max(1)
+      sx = fn x -> x0 + 12 + x / max_x * (@panel_w - 24) end
 
       [
-        text(x0 + @panel_w / 2, y0 - 12, name, anchor: "middle", size: 13, weight: "bold"),
-        for d <- lo..hi do
-          y = sy.(:math.pow(10, d))
-
-          [
-            line(x0, y, x0 + @panel_w, y, "#dddddd"),
-            text(x0 - 6, y + 4, fmt_decade(d), anchor: "end")
-          ]
-        end,
-        for x <- x_ticks do
-          [
-            line(sx.(x), y0, sx.(x), y0 + @panel_h, "#eeeeee"),
-            text(sx.(x), y0 + @panel_h + 16, fmt_keys(x), anchor: "middle")
-          ]
-        end,
-        ~s(<rect x="#{f(x0)}" y="#{f(y0)}" width="#{@panel_w}" height="#{@panel_h}" ),
-        ~s(fill="none" stroke="#888888"/>\n),
-        text(x0 + @panel_w / 2, y0 + @panel_h + 34, "keys already in the directory",
+        text(x0 + @panel_w / 2, @cost_top - 30, name, anchor: "middle", size: 14, weight: "bold"),
+        text(x0 + @panel_w / 2, @cost_top - 12, n_range(costs), anchor: "middle", fill: "#444444"),
+        cost_panel(costs, keys, sx, x0),
+        ratio_panel(ratios, keys, sx, x0),
+        text(x0 + @panel_w / 2, @ratio_top + @ratio_h + 36, "keys already in the directory",
           anchor: "middle"
-        ),
-        Enum.map(series, fn s -> polyline(s, sx, sy) end)
+        )
       ]
     end
   end
 
-  defp polyline(s, sx, sy) do
-    coords = Enum.map_join(s.points, " ", fn {x, us} -> "#{f(sx.(x))},#{f(sy.(us))}" end)
-    color = @colors[s.impl]
+  defp n_range(costs) do
+    ns = for s <- costs, p <- s.points, do: p.n
+
+    case Enum.min_max(ns, fn -> nil end) do
+      nil -> ""
+      {same, same} -> "n = #{same} calls per point"
+      {lo, hi} -> "n = #{lo}-#{hi} calls per point"
+    end
+  end
+
+  defp cost_panel([], _keys, _sx, x0),
+    do: text(x0 + @panel_w / 2, @cost_top + @cost_h / 2, "no data", anchor: "middle")
+
+  defp cost_panel(costs, keys, sx, x0) do
+    values = Enum.flat_map(costs, fn s -> Enum.flat_map(s.points, &[&1.median_us, &1.p90_us]) end)
+    {lo, hi} = decades(values)
+    sy = log_scale(:math.pow(10, lo), :math.pow(10, hi), @cost_top, @cost_h)
 
     [
-      ~s(<polyline points="#{coords}" fill="none" stroke="#{color}" stroke-width="2"),
-      dash(s.backend),
-      "/>\n",
-      Enum.map(s.points, fn {x, us} ->
-        ~s(<circle cx="#{f(sx.(x))}" cy="#{f(sy.(us))}" r="3" fill="#{color}"/>\n)
+      for d <- lo..hi, m <- [1, 2, 5], d < hi or m == 1 do
+        y = sy.(m * :math.pow(10, d))
+
+        if m == 1 do
+          [
+            line(x0, y, x0 + @panel_w, y, "#bbbbbb"),
+            text(x0 - 6, y + 4, fmt_decade(d), anchor: "end")
+          ]
+        else
+          line(x0, y, x0 + @panel_w, y, "#eeeeee")
+        end
+      end,
+      x_grid(keys, sx, @cost_top, @cost_h, false),
+      frame(x0, @cost_top, @cost_h),
+      Enum.map(costs, &cost_line(&1, sx, sy))
+    ]
+  end
+
+  defp ratio_panel([], _keys, _sx, _x0), do: []
+
+  defp ratio_panel(ratios, keys, sx, x0) do
+    values = for s <- ratios, p <- s.points, v <- [p.ratio, p.target], is_number(v), do: v
+    ticks = ratio_ticks(Enum.min([1.0 | values]), Enum.max([1.0 | values]))
+    sy = log_scale(List.first(ticks), List.last(ticks), @ratio_top, @ratio_h)
+    decade_px = @ratio_h / :math.log10(List.last(ticks) / List.first(ticks))
+    targets = for s <- ratios, p <- s.points, p.target != nil, uniq: true, do: {p.keys, p.target}
+
+    [
+      text(x0 + @panel_w / 2, @ratio_top - 10, "baseline / NIF (above 1x the NIF is faster)",
+        anchor: "middle",
+        fill: "#444444"
+      ),
+      Enum.map(ticks, fn tick ->
+        y = sy.(tick)
+        color = if tick == 1, do: "#555555", else: "#cccccc"
+
+        [
+          line(x0, y, x0 + @panel_w, y, color),
+          if(labelled?(tick, decade_px),
+            do: text(x0 - 6, y + 4, fmt_ratio(tick), anchor: "end"),
+            else: []
+          )
+        ]
+      end),
+      x_grid(keys, sx, @ratio_top, @ratio_h, true),
+      frame(x0, @ratio_top, @ratio_h),
+      Enum.map(targets, fn {keys_at, target} -> target_mark(sx.(keys_at), sy.(target), target) end),
+      Enum.map(ratios, &ratio_line(&1, sx, sy))
+    ]
+  end
+
+  # On a crowded axis only powers of ten keep a label, and 2x and 5x, the
+  # lower targets.
+  defp labelled?(_tick, decade_px) when decade_px >= 60, do: true
+
+  defp labelled?(tick, _decade_px) do
+    exponent = :math.log10(tick)
+    abs(exponent - round(exponent)) < 1.0e-9 or tick in [2.0, 5.0]
+  end
+
+  defp x_grid(keys, sx, top, h, labels?) do
+    for x <- keys do
+      [
+        line(sx.(x), top, sx.(x), top + h, "#f0f0f0"),
+        if(labels?, do: text(sx.(x), top + h + 16, fmt_keys(x), anchor: "middle"), else: [])
+      ]
+    end
+  end
+
+  defp frame(x0, top, h),
+    do:
+      ~s(<rect x="#{f(x0)}" y="#{f(top)}" width="#{@panel_w}" height="#{h}" fill="none" stroke="#888888"/>\n)
+
+  defp target_mark(x, y, target) do
+    [
+      ~s(<line x1="#{f(x - 28)}" y1="#{f(y)}" x2="#{f(x + 8)}" y2="#{f(y)}" stroke="#000000" ),
+      ~s(stroke-width="2" stroke-dasharray="2 2"/>\n),
+      text(x - 32, y + 4, "target #{fmt_ratio(target)}", anchor: "end", size: 11)
+    ]
+  end
+
+  defp cost_line(s, sx, sy) do
+    style = style(s)
+    dx = Map.get(@dodge, {s.backend, s.impl}, 0)
+    at = fn p -> {sx.(p.keys) + dx, sy.(p.median_us)} end
+
+    [
+      polyline(Enum.map(s.points, at), style),
+      Enum.map(s.points, fn p ->
+        {x, y} = at.(p)
+        y90 = sy.(p.p90_us)
+
+        tip =
+          "#{s.label}, #{fmt_keys(p.keys)} keys: median #{Report.fmt_us(p.median_us)} µs, " <>
+            "p90 #{Report.fmt_us(p.p90_us)} µs, n = #{p.n}"
+
+        [
+          "<g><title>",
+          escape(tip),
+          "</title>\n",
+          ~s(<line x1="#{f(x)}" y1="#{f(y)}" x2="#{f(x)}" y2="#{f(y90)}" stroke="#{style.color}" ),
+          ~s(stroke-width="1.5"/>\n),
+          ~s(<line x1="#{f(x - 3)}" y1="#{f(y90)}" x2="#{f(x + 3)}" y2="#{f(y90)}" ),
+          ~s(stroke="#{style.color}" stroke-width="1.5"/>\n),
+          marker(x, y, style),
+          "</g>\n"
+        ]
       end)
     ]
   end
 
-  defp legend(series, y, width) do
-    entries = series |> Enum.map(&{&1.label, &1.backend, &1.impl}) |> Enum.uniq()
-    step = 190
-    x_start = max(16, (width - length(entries) * step) / 2)
+  defp ratio_line(s, sx, sy) do
+    style = style(s)
+    dx = Map.get(@dodge, {s.backend, s.impl}, 0)
+    at = fn p -> {sx.(p.keys) + dx, sy.(p.ratio)} end
 
     [
-      entries
-      |> Enum.with_index()
-      |> Enum.map(fn {{label, backend, impl}, i} ->
-        x = x_start + i * step
+      polyline(Enum.map(s.points, at), style),
+      Enum.map(s.points, fn p ->
+        {x, y} = at.(p)
 
-        [
-          ~s(<line x1="#{f(x)}" y1="#{f(y + 10)}" x2="#{f(x + 36)}" y2="#{f(y + 10)}" ),
-          ~s(stroke="#{@colors[impl]}" stroke-width="2"),
-          dash(backend),
-          "/>\n",
-          text(x + 44, y + 14, label)
-        ]
-      end),
-      text(width / 2, y + 40, "median µs per call, log scale", anchor: "middle")
+        tip =
+          "#{s.label}, #{fmt_keys(p.keys)} keys: #{Report.fmt_ratio(p.ratio)} " <>
+            "(median #{Report.fmt_us(p.baseline.median_us)} / #{Report.fmt_us(p.nif.median_us)} µs, " <>
+            "p90 #{Report.fmt_us(p.baseline.p90_us)} / #{Report.fmt_us(p.nif.p90_us)} µs, " <>
+            "n = #{p.baseline.n} / #{p.nif.n})" <>
+            if(p.target, do: ", target #{fmt_ratio(p.target)}", else: "")
+
+        ["<g><title>", escape(tip), "</title>\n", marker(x, y, style), "</g>\n"]
+      end)
     ]
   end
 
-  defp dash(backend) do
-    case @dashes[backend] do
-      nil -> ""
-      pattern -> ~s( stroke-dasharray="#{pattern}")
+  defp polyline(coords, style) do
+    [
+      ~s(<polyline points="),
+      Enum.map_join(coords, " ", fn {x, y} -> "#{f(x)},#{f(y)}" end),
+      ~s(" fill="none" stroke="#{style.color}" stroke-width="2"),
+      dash(style),
+      "/>\n"
+    ]
+  end
+
+  defp marker(x, y, style) do
+    fill = if style.filled, do: style.color, else: "white"
+    paint = ~s(fill="#{fill}" stroke="#{style.color}" stroke-width="1.5")
+
+    case style.marker do
+      :circle ->
+        ~s(<circle cx="#{f(x)}" cy="#{f(y)}" r="4" #{paint}/>\n)
+
+      :square ->
+        ~s(<rect x="#{f(x - 3.5)}" y="#{f(y - 3.5)}" width="7" height="7" #{paint}/>\n)
+
+      :diamond ->
+        ~s(<polygon points="#{f(x)},#{f(y - 5)} #{f(x + 5)},#{f(y)} #{f(x)},#{f(y + 5)} ) <>
+          ~s(#{f(x - 5)},#{f(y)}" #{paint}/>\n)
     end
+  end
+
+  defp legend(series, width) do
+    entries =
+      series
+      |> Enum.sort_by(&{&1.kind == :ratio, &1.backend, &1.impl != :nif})
+      |> Enum.map(&{&1.label, style(&1)})
+      |> Enum.uniq()
+
+    per_row = 4
+    step = 250
+
+    rows =
+      entries
+      |> Enum.chunk_every(per_row)
+      |> Enum.with_index()
+      |> Enum.map(fn {row, r} ->
+        x_start = (width - length(row) * step) / 2
+        y = @legend_top + 22 * r
+
+        row
+        |> Enum.with_index()
+        |> Enum.map(fn {{label, style}, i} ->
+          x = x_start + i * step
+
+          [
+            polyline([{x, y}, {x + 40, y}], style),
+            marker(x + 20, y, style),
+            text(x + 48, y + 4, label)
+          ]
+        end)
+      end)
+
+    below = @legend_top + 22 * div(length(entries) + per_row - 1, per_row) + 8
+
+    [
+      rows,
+      text(
+        width / 2,
+        below,
+        "Marker: median of n calls; whisker: up to the 90th percentile (p90). " <>
+          "Hover a marker for n, median and p90.",
+        anchor: "middle"
+      ),
+      text(
+        width / 2,
+        below + 18,
+        "Top: µs per call, log scale. Bottom: baseline median / NIF median, log scale, " <>
+          "gridlines at 1x, 2x, 5x, 10x, ...; dotted: target.",
+        anchor: "middle"
+      )
+    ]
+  end
+
+  defp style(s), do: Map.get(@styles, {s.backend, s.impl}, @fallback_style)
+
+  defp dash(%{dash: nil}), do: ""
+  defp dash(%{dash: pattern}), do: ~s( stroke-dasharray="#{pattern}")
+
+  # Maps a value in [lo, hi] to y on a log axis of height h from top.
+  defp log_scale(lo, hi, top, h) do
+    span = :math.log10(hi) - :math.log10(lo)
+    fn v -> top + h - (:math.log10(v) - :math.log10(lo)) / span * h end
   end
 
   defp decades(values) do
@@ -168,6 +439,24 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
     hi = values |> Enum.max() |> :math.log10() |> Float.ceil() |> trunc()
     if hi == lo, do: {lo, lo + 1}, else: {lo, hi}
   end
+
+  @doc """
+  Ticks of a ratio axis in 1-2-5 steps (..., 0.5, 1, 2, 5, 10, ...), from
+  the largest step at or below `lo` to the smallest at or above `hi`.
+  """
+  @spec ratio_ticks(number(), number()) :: [float()]
+  def ratio_ticks(lo, hi) when lo > 0 and hi >= lo do
+    first = lo |> :math.log10() |> Float.floor() |> trunc()
+    last = hi |> :math.log10() |> Float.ceil() |> trunc()
+    steps = for d <- first..last, m <- [1, 2, 5], do: m * :math.pow(10, d)
+    below = steps |> Enum.filter(&(&1 <= lo * 1.000001)) |> List.last()
+    # At least two ticks, so that the axis has a span.
+    above = Enum.find(steps, &(&1 >= hi / 1.000001 and &1 > below))
+    Enum.filter(steps, &(&1 >= below and &1 <= above))
+  end
+
+  defp fmt_ratio(r) when r >= 1, do: "#{round(r)}x"
+  defp fmt_ratio(r), do: "#{Float.round(r / 1, 2)}x"
 
   defp fmt_decade(d) when d < 3, do: "#{round(:math.pow(10, d))} µs"
   defp fmt_decade(d) when d < 6, do: "#{round(:math.pow(10, d - 3))} ms"
@@ -183,11 +472,13 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
     anchor = Keyword.get(opts, :anchor, "start")
     size = Keyword.get(opts, :size)
     weight = Keyword.get(opts, :weight)
+    fill = Keyword.get(opts, :fill)
 
     [
       ~s(<text x="#{f(x)}" y="#{f(y)}" text-anchor="#{anchor}"),
       if(size, do: ~s( font-size="#{size}"), else: ""),
       if(weight, do: ~s( font-weight="#{weight}"), else: ""),
+      if(fill, do: ~s( fill="#{fill}"), else: ""),
       ">",
       escape(content),
       "</text>\n"

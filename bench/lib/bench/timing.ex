@@ -41,7 +41,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Timing do
   Runs `fun` once and returns `{microseconds, result}` (float, nanosecond
   resolution).
   """
-  @spec time_us((() -> result)) :: {float(), result} when result: term()
+  @spec time_us(function()) :: {float(), term()}
   def time_us(fun) when is_function(fun, 0) do
     started = :erlang.monotonic_time()
     result = fun.()

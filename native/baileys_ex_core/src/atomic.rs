@@ -97,7 +97,7 @@ pub fn atomic_write(
 }
 
 /// A new temp file for `path`, created and locked.
-fn create_locked_temp(fs: &dyn Fs, path: &Path) -> io::Result<(PathBuf, File)> {
+pub(crate) fn create_locked_temp(fs: &dyn Fs, path: &Path) -> io::Result<(PathBuf, File)> {
     for _ in 0..TEMP_ATTEMPTS {
         let temp = temp_path(path);
         let file = match fs.create_exclusive(&temp) {

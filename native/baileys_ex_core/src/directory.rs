@@ -1,6 +1,7 @@
 //! Per-directory state shared by every call in this OS process: the manifest
 //! lock, the cached manifest, the file lock table, the group-commit queue,
-//! and the removal of orphan temp files when a directory is first opened.
+//! the multi-key commit queue and gate, and the one-time recovery and removal
+//! of orphan temp files when a directory is first opened.
 //!
 //! The cache never trusts file metadata. Each call still reads the manifest's
 //! bytes, and the cached decode is reused only when those bytes are identical
@@ -28,6 +29,7 @@ use std::time::{Duration, SystemTime};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::atomic::{self, TempKind};
+use crate::error::MetadataError;
 use crate::fs::{DirId, Fs};
 use crate::layout::{BackendKind, BackendSpec};
 use crate::locks::LockTable;
@@ -106,6 +108,9 @@ pub struct ManifestCache {
     /// Whether `bytes` is exactly what we would write for `manifest`.
     pub canonical: bool,
     pub valid: bool,
+    /// The bytes last refused and why, when the same bytes are refused for
+    /// good: they are not decoded again.
+    pub refused: Option<(Vec<u8>, MetadataError)>,
 }
 
 impl ManifestCache {
@@ -150,6 +155,32 @@ pub enum Change {
     Ensure,
 }
 
+impl Change {
+    /// Applies this change as the original's read-modify-write would, to a
+    /// manifest that `existed` (and whose bytes were `canonical`) before;
+    /// returns whether the manifest file must be written.
+    pub fn apply(&self, manifest: &mut Manifest, existed: &mut bool, canonical: bool) -> bool {
+        match self {
+            Change::Insert(key_type, id) => {
+                let added = key_type.is_some_and(|t| manifest.insert(t, id));
+                let write = added || !*existed || !canonical;
+                *existed = true;
+                write
+            }
+            Change::Ensure => {
+                let write = !*existed || !canonical;
+                *existed = true;
+                write
+            }
+            Change::Remove(key_type, id) if *existed => {
+                let dropped = key_type.is_some_and(|t| manifest.remove(t, id));
+                dropped || !canonical
+            }
+            Change::Remove(..) => false,
+        }
+    }
+}
+
 /// One caller's request: its change, and whether it renamed or removed a
 /// data file whose directory entry still needs an fsync.
 pub struct Pending {
@@ -188,6 +219,7 @@ struct Shared {
     manifest: Mutex<ManifestCache>,
     commits: Mutex<CommitQueue>,
     files: LockTable,
+    atomic_commits: crate::commit::CommitGroup,
     /// What the cached manifest weighs now, included in `total`.
     cached: AtomicUsize,
     /// What the entry weighs besides its manifest, included in `total`.
@@ -202,6 +234,7 @@ impl Shared {
             manifest: Mutex::new(ManifestCache::default()),
             commits: Mutex::new(CommitQueue::default()),
             files: LockTable::default(),
+            atomic_commits: Default::default(),
             cached: AtomicUsize::new(0),
             overhead,
             total: Arc::clone(total),
@@ -240,6 +273,19 @@ impl Directory {
 
     pub fn files(&self) -> &LockTable {
         &self.shared.files
+    }
+
+    /// The manifest lock, unless someone holds it.
+    pub fn try_lock_manifest(&self) -> Option<ManifestGuard<'_>> {
+        Some(ManifestGuard {
+            cache: self.shared.manifest.try_lock()?,
+            shared: &self.shared,
+        })
+    }
+
+    /// Multi-key commits: their queue, and the gate single-key writes pass.
+    pub fn atomic_commits(&self) -> &crate::commit::CommitGroup {
+        &self.shared.atomic_commits
     }
 
     pub fn file_path(&self, name: &[u8]) -> PathBuf {
@@ -365,7 +411,8 @@ impl Registry {
 
     /// The directory `dir` names, created if missing (every call of the
     /// originals starts with `mkdir -p`), with its shared state. A state
-    /// made here first removes the directory's orphan temp files.
+    /// made here first completes or rolls back a commit a crash left, then
+    /// removes the directory's orphan temp files.
     pub fn open(
         &self,
         fs: &dyn Fs,
@@ -380,24 +427,28 @@ impl Registry {
             }
             Err(err) => return Err(err),
         };
-        let (shared, fresh, candidates) = self.share((spec.kind, id), dir);
+        let (shared, candidates) = self.share((spec.kind, id), dir);
         if !candidates.is_empty() {
             self.drop_gone(candidates);
         }
-        if fresh {
-            remove_orphan_temp_files(fs, spec, dir);
-        }
-        Ok(Directory {
+        let directory = Directory {
             path: dir.to_path_buf(),
             spec,
             manifest_path: dir.join(spec.manifest_file),
             shared,
-        })
+        };
+        // Every call on a new state waits until the first has completed or
+        // rolled back a commit a crash cut short, then removed orphans, both
+        // under the directory's exclusive flock (see `recovery`): no commit
+        // record exists while orphans are removed, so none is ever taken
+        // from a record that names it.
+        crate::recovery::once_at_open(fs, &directory, || remove_orphan_temp_files(fs, spec, dir));
+        Ok(directory)
     }
 
-    /// The state for `key`, made if missing, whether it was made, and the
-    /// idle entries to check for being gone when a sweep is due.
-    fn share(&self, key: Key, dir: &Path) -> (Arc<Shared>, bool, Vec<Candidate>) {
+    /// The state for `key`, made if missing, and the idle entries to check
+    /// for being gone when a sweep is due.
+    fn share(&self, key: Key, dir: &Path) -> (Arc<Shared>, Vec<Candidate>) {
         let mut entries = self.entries.lock();
         entries.clock += 1;
         let clock = entries.clock;
@@ -408,7 +459,6 @@ impl Registry {
             }
             Arc::clone(&entry.shared)
         });
-        let fresh = existing.is_none();
         let shared = existing.unwrap_or_else(|| {
             let overhead = ENTRY_OVERHEAD + dir.as_os_str().len();
             let shared = Arc::new(Shared::new(overhead, &self.total));
@@ -430,7 +480,7 @@ impl Registry {
         } else {
             Vec::new()
         };
-        (shared, fresh, candidates)
+        (shared, candidates)
     }
 
     /// Drops idle entries, least recently used first, until the weight is a

@@ -10,7 +10,7 @@ use crate::fs::FileKind;
 use crate::json::JsonError;
 use crate::value::Value;
 
-/// Why a manifest was refused (spec section 3).
+/// Why a manifest was refused (docs/FORMAT.md section 3).
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetadataError {
     /// `"version"` is an integer other than 1.
@@ -70,44 +70,54 @@ pub fn posix_name(err: &io::Error) -> &'static str {
     }
 }
 
+/// The errno values `:file` names, each with its atom's name; any other is `eio`.
+const ERRNO_NAMES: [(i32, &str); 34] = [
+    (libc::EPERM, "eperm"),
+    (libc::ENOENT, "enoent"),
+    (libc::EIO, "eio"),
+    (libc::ENXIO, "enxio"),
+    (libc::EBADF, "ebadf"),
+    (libc::EAGAIN, "eagain"),
+    (libc::ENOMEM, "enomem"),
+    (libc::EACCES, "eacces"),
+    (libc::EFAULT, "efault"),
+    (libc::EBUSY, "ebusy"),
+    (libc::EEXIST, "eexist"),
+    (libc::EXDEV, "exdev"),
+    (libc::ENODEV, "enodev"),
+    (libc::ENOTDIR, "enotdir"),
+    (libc::EISDIR, "eisdir"),
+    (libc::EINVAL, "einval"),
+    (libc::ENFILE, "enfile"),
+    (libc::EMFILE, "emfile"),
+    (libc::ETXTBSY, "etxtbsy"),
+    (libc::EFBIG, "efbig"),
+    (libc::ENOSPC, "enospc"),
+    (libc::ESPIPE, "espipe"),
+    (libc::EROFS, "erofs"),
+    (libc::EMLINK, "emlink"),
+    (libc::EPIPE, "epipe"),
+    (libc::ENAMETOOLONG, "enametoolong"),
+    (libc::ENOTEMPTY, "enotempty"),
+    (libc::ELOOP, "eloop"),
+    (libc::EDQUOT, "edquot"),
+    (libc::ESTALE, "estale"),
+    (libc::ENOTSUP, "enotsup"),
+    (libc::EINTR, "eintr"),
+    (libc::ENOLCK, "enolck"),
+    (libc::ETIMEDOUT, "etimedout"),
+];
+
+/// Every name `posix_name` can return.
+pub fn posix_names() -> impl Iterator<Item = &'static str> {
+    ERRNO_NAMES.iter().map(|(_, name)| *name)
+}
+
 fn errno_name(code: i32) -> &'static str {
-    match code {
-        libc::EPERM => "eperm",
-        libc::ENOENT => "enoent",
-        libc::EIO => "eio",
-        libc::ENXIO => "enxio",
-        libc::EBADF => "ebadf",
-        libc::EAGAIN => "eagain",
-        libc::ENOMEM => "enomem",
-        libc::EACCES => "eacces",
-        libc::EFAULT => "efault",
-        libc::EBUSY => "ebusy",
-        libc::EEXIST => "eexist",
-        libc::EXDEV => "exdev",
-        libc::ENODEV => "enodev",
-        libc::ENOTDIR => "enotdir",
-        libc::EISDIR => "eisdir",
-        libc::EINVAL => "einval",
-        libc::ENFILE => "enfile",
-        libc::EMFILE => "emfile",
-        libc::ETXTBSY => "etxtbsy",
-        libc::EFBIG => "efbig",
-        libc::ENOSPC => "enospc",
-        libc::ESPIPE => "espipe",
-        libc::EROFS => "erofs",
-        libc::EMLINK => "emlink",
-        libc::EPIPE => "epipe",
-        libc::ENAMETOOLONG => "enametoolong",
-        libc::ENOTEMPTY => "enotempty",
-        libc::ELOOP => "eloop",
-        libc::EDQUOT => "edquot",
-        libc::ESTALE => "estale",
-        libc::ENOTSUP => "enotsup",
-        libc::EINTR => "eintr",
-        libc::ENOLCK => "enolck",
-        libc::ETIMEDOUT => "etimedout",
-        _ => "eio",
-    }
+    ERRNO_NAMES
+        .iter()
+        .find(|(errno, _)| *errno == code)
+        .map_or("eio", |(_, name)| name)
 }
 
 #[cfg(test)]
@@ -122,5 +132,24 @@ mod tests {
         assert_eq!(Error::from(erofs).posix_name(), Some("erofs"));
         let nul = io::Error::new(io::ErrorKind::InvalidInput, "nul byte");
         assert_eq!(posix_name(&nul), "einval");
+    }
+
+    #[test]
+    fn every_name_posix_name_returns_is_listed() {
+        let names: Vec<&str> = posix_names().collect();
+        let kinds = [
+            io::ErrorKind::InvalidInput,
+            io::ErrorKind::NotFound,
+            io::ErrorKind::PermissionDenied,
+            io::ErrorKind::AlreadyExists,
+            io::ErrorKind::Other,
+        ];
+        let errors = (0..4096)
+            .map(io::Error::from_raw_os_error)
+            .chain(kinds.into_iter().map(io::Error::from));
+        for err in errors {
+            let name = posix_name(&err);
+            assert!(names.contains(&name), "{err:?} gives {name}, not listed");
+        }
     }
 }

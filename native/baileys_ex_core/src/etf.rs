@@ -3,6 +3,7 @@
 //! manifest uses. Data files themselves are encoded by the VM's own
 //! `term_to_binary`, so their bytes match the original's exactly.
 
+use crate::bigint::BigInt;
 use crate::value::{OpaqueKind, Value};
 
 const VERSION: u8 = 131;
@@ -288,33 +289,7 @@ fn big_integer(negative: bool, little_endian_digits: &[u8]) -> Value {
             return Value::Integer(small);
         }
     }
-    Value::BigInteger(decimal_string(
-        negative,
-        &little_endian_digits[..significant],
-    ))
-}
-
-/// Base-256 little-endian digits to decimal, by repeated division.
-fn decimal_string(negative: bool, digits: &[u8]) -> String {
-    let mut work: Vec<u8> = digits.iter().rev().copied().collect();
-    let mut decimal = Vec::new();
-    while work.iter().any(|&d| d != 0) {
-        let mut remainder = 0u32;
-        for d in work.iter_mut() {
-            let acc = (remainder << 8) | *d as u32;
-            *d = (acc / 10) as u8;
-            remainder = acc % 10;
-        }
-        decimal.push(b'0' + remainder as u8);
-    }
-    if decimal.is_empty() {
-        decimal.push(b'0');
-    }
-    if negative {
-        decimal.push(b'-');
-    }
-    decimal.reverse();
-    String::from_utf8(decimal).unwrap_or_default()
+    Value::BigInteger(BigInt::from_le_bytes(negative, little_endian_digits))
 }
 
 /// Appends the encodings `term_to_binary` uses for the manifest's terms.
@@ -390,7 +365,7 @@ impl Writer {
                 self.bytes.extend_from_slice(name.as_bytes());
             }
             Value::Integer(n) => self.integer(*n),
-            Value::BigInteger(digits) => self.big_integer(digits)?,
+            Value::BigInteger(n) => self.big_integer(n),
             Value::Float(f) => {
                 self.bytes.push(NEW_FLOAT);
                 self.bytes.extend_from_slice(&f.to_be_bytes());
@@ -444,42 +419,24 @@ impl Writer {
         }
     }
 
-    fn big_integer(&mut self, decimal: &str) -> Result<(), EtfError> {
-        let (negative, digits) = match decimal.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, decimal),
+    fn big_integer(&mut self, n: &BigInt) {
+        let magnitude = n.magnitude();
+        // Zero has one digit in the external format.
+        let digits = if magnitude.is_empty() {
+            &[0][..]
+        } else {
+            magnitude
         };
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(EtfError::Unsupported("big integer text"));
-        }
-        // Base-10 to base-256, little endian, by multiply-and-add.
-        let mut magnitude: Vec<u8> = Vec::new();
-        for d in digits.bytes() {
-            let mut carry = (d - b'0') as u32;
-            for byte in magnitude.iter_mut() {
-                let acc = *byte as u32 * 10 + carry;
-                *byte = (acc & 0xFF) as u8;
-                carry = acc >> 8;
-            }
-            while carry > 0 {
-                magnitude.push((carry & 0xFF) as u8);
-                carry >>= 8;
-            }
-        }
-        if magnitude.is_empty() {
-            magnitude.push(0);
-        }
-        if magnitude.len() < 256 {
+        if digits.len() < 256 {
             self.bytes.push(SMALL_BIG);
-            self.bytes.push(magnitude.len() as u8);
+            self.bytes.push(digits.len() as u8);
         } else {
             self.bytes.push(LARGE_BIG);
             self.bytes
-                .extend_from_slice(&(magnitude.len() as u32).to_be_bytes());
+                .extend_from_slice(&(digits.len() as u32).to_be_bytes());
         }
-        self.bytes.push(u8::from(negative));
-        self.bytes.extend_from_slice(&magnitude);
-        Ok(())
+        self.bytes.push(u8::from(n.is_negative()));
+        self.bytes.extend_from_slice(digits);
     }
 }
 
@@ -550,10 +507,27 @@ mod tests {
         let two_64 = [131, 110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
         assert_eq!(
             decode_value(&two_64).unwrap(),
-            Value::BigInteger("18446744073709551616".into())
+            Value::BigInteger(BigInt::from_decimal("18446744073709551616").unwrap())
         );
         let min = [131, 110, 8, 1, 0, 0, 0, 0, 0, 0, 0, 128];
         assert_eq!(decode_value(&min).unwrap(), Value::Integer(i64::MIN));
+    }
+
+    #[test]
+    fn big_integers_keep_their_bytes_whatever_their_size() {
+        // A 1 MiB integer, as `term_to_binary` writes it: decoding and
+        // encoding copy its digits, never convert them.
+        let mut bytes = vec![131, LARGE_BIG];
+        bytes.extend_from_slice(&(1u32 << 20).to_be_bytes());
+        bytes.push(1);
+        bytes.extend((0..1u32 << 20).map(|i| (i % 251) as u8 | 1));
+        let value = decode_value(&bytes).unwrap();
+        let Value::BigInteger(n) = &value else {
+            panic!("not a big integer")
+        };
+        assert!(n.is_negative());
+        assert_eq!(n.magnitude(), &bytes[7..]);
+        assert_eq!(encode_value(&value).unwrap(), bytes);
     }
 
     #[test]
@@ -568,7 +542,9 @@ mod tests {
                 Value::List(vec![
                     Value::Integer(300),
                     Value::Integer(i64::MIN),
-                    Value::BigInteger("-340282366920938463463374607431768211456".into()),
+                    Value::BigInteger(
+                        BigInt::from_decimal("-340282366920938463463374607431768211456").unwrap(),
+                    ),
                     Value::atom("état"),
                 ]),
             ),

@@ -28,6 +28,8 @@ pub enum FsOp {
     List,
     /// Looking up which directory a path names.
     Stat,
+    /// `syncfs`: every file and directory of the filesystem made durable.
+    SyncFs,
 }
 
 /// A directory entry's name. Listing never stats the entries: a directory
@@ -123,6 +125,18 @@ pub trait Fs: Send + Sync {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>>;
     fn dir_id(&self, dir: &Path) -> io::Result<DirId>;
+
+    /// Makes every write, rename and removal on the filesystem holding `dir`
+    /// durable in one call (Linux `syncfs`). `Unsupported` where there is no
+    /// such call; callers then fsync each file themselves.
+    fn sync_filesystem(&self, _dir: &Path) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Whether `sync_filesystem` is available, known before writing.
+    fn can_sync_filesystem(&self) -> bool {
+        false
+    }
 }
 
 /// The real filesystem.
@@ -306,6 +320,23 @@ impl Fs for RealFs {
     fn dir_id(&self, dir: &Path) -> io::Result<DirId> {
         DirId::of(dir)
     }
+
+    #[cfg(target_os = "linux")]
+    fn sync_filesystem(&self, dir: &Path) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let handle = File::open(dir)?;
+        // SAFETY: syncfs only reads the descriptor, which we own. Since
+        // Linux 5.8 it reports writeback errors of the whole filesystem.
+        if unsafe { libc::syncfs(handle.as_raw_fd()) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    fn can_sync_filesystem(&self) -> bool {
+        cfg!(target_os = "linux")
+    }
 }
 
 fn dir_sync_unsupported(err: &io::Error) -> bool {
@@ -434,6 +465,13 @@ impl Fs for FaultFs {
     fn dir_id(&self, dir: &Path) -> io::Result<DirId> {
         self.check(FsOp::Stat)?;
         self.inner.dir_id(dir)
+    }
+    fn sync_filesystem(&self, dir: &Path) -> io::Result<()> {
+        self.check(FsOp::SyncFs)?;
+        self.inner.sync_filesystem(dir)
+    }
+    fn can_sync_filesystem(&self) -> bool {
+        self.inner.can_sync_filesystem()
     }
 }
 

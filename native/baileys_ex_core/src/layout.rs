@@ -1,4 +1,4 @@
-//! File names, sanitising and the directory scan (spec sections 2 and 4).
+//! File names, sanitising and the directory scan (docs/FORMAT.md sections 2 and 4).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -71,6 +71,16 @@ pub struct DirLock {
 
 impl DirLock {
     pub fn acquire(dir: &std::path::Path) -> std::io::Result<DirLock> {
+        Self::flock(dir, libc::LOCK_EX)
+    }
+
+    /// A shared `flock`: single-key writes hold it so that a multi-key
+    /// commit (which holds the exclusive one) never interleaves with them.
+    pub fn acquire_shared(dir: &std::path::Path) -> std::io::Result<DirLock> {
+        Self::flock(dir, libc::LOCK_SH)
+    }
+
+    fn flock(dir: &std::path::Path, operation: libc::c_int) -> std::io::Result<DirLock> {
         use std::os::fd::AsRawFd;
         use std::os::unix::fs::OpenOptionsExt;
         // Never blocks opening: something put in the directory's place
@@ -82,7 +92,7 @@ impl DirLock {
         loop {
             // SAFETY: flock on a descriptor we own; it is released when the
             // descriptor is closed on drop.
-            let rc = unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX) };
+            let rc = unsafe { libc::flock(handle.as_raw_fd(), operation) };
             if rc == 0 {
                 return Ok(DirLock { _dir: Some(handle) });
             }

@@ -4,8 +4,12 @@
 //! kept only when binaries, unique and sorted), so the bytes we write back are
 //! the bytes the original would write.
 
+use std::borrow::Cow;
+
+use crate::bigint::MAX_DECIMAL_DIGITS;
 use crate::error::MetadataError;
 use crate::etf::{self, Writer};
+use crate::json::{self, Json, JsonError, SyntaxError};
 use crate::layout::{persisted_key_type, KeyIndex};
 use crate::value::Value;
 
@@ -27,6 +31,39 @@ pub trait AtomTable {
     /// overwrite a value someone saved after it.
     fn caller_alive(&self) -> bool {
         true
+    }
+}
+
+/// An `AtomTable` that remembers whether it was asked about a missing atom.
+pub struct WatchedAtoms<'a> {
+    table: &'a dyn AtomTable,
+    missed: std::cell::Cell<bool>,
+}
+
+impl<'a> WatchedAtoms<'a> {
+    pub fn new(table: &'a dyn AtomTable) -> WatchedAtoms<'a> {
+        WatchedAtoms {
+            table,
+            missed: std::cell::Cell::new(false),
+        }
+    }
+
+    pub fn missed_any(&self) -> bool {
+        self.missed.get()
+    }
+}
+
+impl AtomTable for WatchedAtoms<'_> {
+    fn exists(&self, name: &str) -> bool {
+        let exists = self.table.exists(name);
+        if !exists {
+            self.missed.set(true);
+        }
+        exists
+    }
+
+    fn caller_alive(&self) -> bool {
+        self.table.caller_alive()
     }
 }
 
@@ -197,109 +234,72 @@ pub fn from_value(value: &Value, backend_id: &str) -> Result<Option<Manifest>, S
     Ok(Some(manifest))
 }
 
-/// Decodes a JSON manifest. The error detail mirrors what Elixir's `JSON`
-/// reports: `{:unexpected_end, offset}` or `{:invalid_byte, offset, byte}` for
-/// bad syntax, the decoded term for a wrong shape.
+/// Decodes a JSON manifest, read as `JSON.decode/1` reads it: integers of
+/// any length (up to `bigint::MAX_DECIMAL_DIGITS` digits) stay integers. The
+/// error detail is the reason `JSON.decode/1` gives for bad syntax, the
+/// decoded term for a wrong shape.
 pub fn decode_json(bytes: &[u8], backend_id: &str) -> Result<Option<Manifest>, MetadataError> {
-    let parsed: serde_json::Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(err) => return Err(MetadataError::InvalidJson(json_syntax_detail(bytes, &err))),
-    };
-    let Some(value) = json_to_value(&parsed, 0) else {
-        return Err(MetadataError::InvalidJson(Value::atom("nesting_too_deep")));
-    };
+    let value = json::decode_plain(bytes)
+        .map_err(|err| MetadataError::InvalidJson(json_error_detail(&err)))?;
     match from_value(&value, backend_id) {
+        // The detail becomes a term, which is bounded like any other.
+        Err(Shape::Wrong) if json::check_depth(&value, etf::MAX_DEPTH).is_err() => {
+            json::dispose(value);
+            Err(MetadataError::InvalidJson(Value::atom("nesting_too_deep")))
+        }
         Err(Shape::Wrong) => Err(MetadataError::InvalidJson(value)),
         Err(Shape::Refused(err)) => Err(err),
         Ok(manifest) => Ok(manifest),
     }
 }
 
-fn json_syntax_detail(bytes: &[u8], err: &serde_json::Error) -> Value {
-    let offset = byte_offset(bytes, err.line(), err.column());
-    if err.is_eof() || offset >= bytes.len() {
-        Value::Tuple(vec![
-            Value::atom("unexpected_end"),
-            Value::Integer(bytes.len() as i64),
-        ])
-    } else {
-        Value::Tuple(vec![
-            Value::atom("invalid_byte"),
-            Value::Integer(offset as i64),
-            Value::Integer(bytes[offset] as i64),
-        ])
-    }
-}
-
-/// serde_json reports 1-based line and column; Elixir reports a byte offset.
-fn byte_offset(bytes: &[u8], line: usize, column: usize) -> usize {
-    let mut offset = 0;
-    let mut current = 1;
-    while current < line && offset < bytes.len() {
-        if bytes[offset] == b'\n' {
-            current += 1;
+fn json_error_detail(err: &JsonError) -> Value {
+    let tagged = |tag: &str, rest: Vec<Value>| {
+        let mut items = vec![Value::atom(tag)];
+        items.extend(rest);
+        Value::Tuple(items)
+    };
+    let int = |n: usize| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX));
+    match err {
+        JsonError::Syntax(SyntaxError::UnexpectedEnd { offset }) => {
+            tagged("unexpected_end", vec![int(*offset)])
         }
-        offset += 1;
-    }
-    (offset + column.saturating_sub(1)).min(bytes.len())
-}
-
-/// Manifest JSON only: strings are binaries, objects string-keyed maps.
-fn json_to_value(json: &serde_json::Value, depth: usize) -> Option<Value> {
-    if depth > etf::MAX_DEPTH {
-        return None;
-    }
-    Some(match json {
-        serde_json::Value::Null => Value::nil(),
-        serde_json::Value::Bool(b) => Value::boolean(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Integer(i),
-            None => match n.as_u64() {
-                Some(u) => Value::BigInteger(u.to_string()),
-                None => Value::Float(n.as_f64().unwrap_or(0.0)),
-            },
-        },
-        serde_json::Value::String(s) => Value::Binary(s.as_bytes().to_vec()),
-        serde_json::Value::Array(items) => Value::List(
-            items
-                .iter()
-                .map(|v| json_to_value(v, depth + 1))
-                .collect::<Option<Vec<_>>>()?,
+        JsonError::Syntax(SyntaxError::InvalidByte { offset, byte }) => {
+            tagged("invalid_byte", vec![int(*offset), int(usize::from(*byte))])
+        }
+        JsonError::Syntax(SyntaxError::UnexpectedSequence { offset, bytes }) => tagged(
+            "unexpected_sequence",
+            vec![int(*offset), Value::Binary(bytes.clone())],
         ),
-        serde_json::Value::Object(entries) => Value::Map(
-            entries
-                .iter()
-                .map(|(k, v)| {
-                    Some((
-                        Value::Binary(k.as_bytes().to_vec()),
-                        json_to_value(v, depth + 1)?,
-                    ))
-                })
-                .collect::<Option<Vec<_>>>()?,
-        ),
-    })
+        JsonError::TooLarge => tagged("too_large", vec![int(json::limits::MAX_INPUT_BYTES)]),
+        JsonError::IntegerTooLarge => tagged("integer_too_large", vec![int(MAX_DECIMAL_DIGITS)]),
+        // Reading plain JSON fails in no other way than the above and depth.
+        _ => Value::atom("nesting_too_deep"),
+    }
 }
 
 impl Manifest {
     /// The manifest as Elixir's `JSON.encode!/1` writes it: keys in sorted
     /// order, no whitespace.
     pub fn encode_json(&self, backend_id: &str) -> Vec<u8> {
-        let mut index = serde_json::Map::new();
-        for (key_type, ids) in &self.key_index {
-            let ids = ids
-                .iter()
-                .map(|id| serde_json::Value::String(String::from_utf8_lossy(id).into_owned()))
-                .collect();
-            index.insert((*key_type).to_owned(), serde_json::Value::Array(ids));
-        }
-        let mut top = serde_json::Map::new();
-        top.insert(
-            "backend".into(),
-            serde_json::Value::String(backend_id.to_owned()),
-        );
-        top.insert("key_index".into(), serde_json::Value::Object(index));
-        top.insert("version".into(), serde_json::Value::from(FORMAT_VERSION));
-        serde_json::to_vec(&serde_json::Value::Object(top)).unwrap_or_default()
+        let index = self
+            .key_index
+            .iter()
+            .map(|(key_type, ids)| {
+                // Ids read from a JSON manifest are UTF-8 and single saves
+                // check theirs (`json::check_manifest_id`); any other bytes
+                // are written as replacement characters.
+                let ids = ids.iter().map(|id| Json::Str(String::from_utf8_lossy(id)));
+                (Cow::Borrowed(*key_type), Json::Array(ids.collect()))
+            })
+            .collect();
+        let doc = Json::object_last_wins(vec![
+            ("backend".into(), Json::str(backend_id)),
+            ("key_index".into(), Json::object_last_wins(index)),
+            ("version".into(), Json::Int(FORMAT_VERSION)),
+        ]);
+        // Strings, integers, arrays and objects always have a JSON form.
+        json::write_document(&doc).unwrap_or_default()
     }
 }
 
@@ -421,6 +421,171 @@ mod tests {
             decode_etf(b"garbage", backend, &AnyAtom),
             Err(MetadataError::InvalidEtf(_))
         ));
+    }
+
+    fn json_manifest(version: &str) -> Vec<u8> {
+        format!(r#"{{"backend":"file_persistence","key_index":{{}},"version":{version}}}"#)
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_json_version_above_u64_is_an_unsupported_version() {
+        for text in [
+            "18446744073709551616",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+        ] {
+            let version = crate::bigint::BigInt::from_decimal(text).unwrap();
+            assert_eq!(
+                decode_json(&json_manifest(text), "file_persistence"),
+                Err(MetadataError::UnsupportedVersion(Value::BigInteger(
+                    version
+                ))),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            decode_json(&json_manifest("18446744073709551615"), "file_persistence"),
+            Err(MetadataError::UnsupportedVersion(Value::BigInteger(
+                crate::bigint::BigInt::from_decimal("18446744073709551615").unwrap()
+            )))
+        );
+        assert!(matches!(
+            decode_json(&json_manifest("1.0e30"), "file_persistence"),
+            Err(MetadataError::UnexpectedBackend(_))
+        ));
+    }
+
+    #[test]
+    fn a_json_version_past_the_digit_bound_is_refused_as_metadata() {
+        let text = "7".repeat(crate::bigint::MAX_DECIMAL_DIGITS + 1);
+        assert_eq!(
+            decode_json(&json_manifest(&text), "file_persistence"),
+            Err(MetadataError::InvalidJson(Value::Tuple(vec![
+                Value::atom("integer_too_large"),
+                Value::Integer(crate::bigint::MAX_DECIMAL_DIGITS as i64),
+            ])))
+        );
+        let longest = "7".repeat(crate::bigint::MAX_DECIMAL_DIGITS);
+        assert!(matches!(
+            decode_json(&json_manifest(&longest), "file_persistence"),
+            Err(MetadataError::UnsupportedVersion(Value::BigInteger(_)))
+        ));
+    }
+
+    #[test]
+    fn json_syntax_errors_carry_the_reasons_json_decode_gives() {
+        let detail = |text: &[u8]| match decode_json(text, "file_persistence") {
+            Err(MetadataError::InvalidJson(detail)) => detail,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            detail(b"{\"backend\""),
+            Value::Tuple(vec![Value::atom("unexpected_end"), Value::Integer(10)])
+        );
+        assert_eq!(
+            detail(b"{x}"),
+            Value::Tuple(vec![
+                Value::atom("invalid_byte"),
+                Value::Integer(1),
+                Value::Integer(b'x' as i64)
+            ])
+        );
+        assert_eq!(
+            detail(br#""\udc00""#),
+            Value::Tuple(vec![
+                Value::atom("unexpected_sequence"),
+                Value::Integer(1),
+                Value::binary(*br"\udc00")
+            ])
+        );
+        assert_eq!(detail(b"[]"), Value::List(vec![]));
+        assert!(matches!(decode_json(b"null", "file_persistence"), Ok(None)));
+    }
+
+    #[test]
+    fn a_json_manifest_too_deep_for_a_term_is_nesting_too_deep() {
+        let detail = |depth: usize| {
+            let deep = "[".repeat(depth) + &"]".repeat(depth);
+            match decode_json(deep.as_bytes(), "file_persistence") {
+                Err(MetadataError::InvalidJson(detail)) => detail,
+                other => panic!("{depth}: {other:?}"),
+            }
+        };
+        // As deep as a term may be: the document itself is the detail.
+        assert!(json::check_depth(&detail(etf::MAX_DEPTH), etf::MAX_DEPTH).is_ok());
+        // Read, but too deep to become the detail term.
+        let one_more = "[".repeat(etf::MAX_DEPTH + 1) + &"]".repeat(etf::MAX_DEPTH + 1);
+        assert!(json::decode_plain(one_more.as_bytes()).is_ok());
+        assert_eq!(detail(etf::MAX_DEPTH + 1), Value::atom("nesting_too_deep"));
+        // Too deep for the reader.
+        assert_eq!(
+            json::decode_plain(&[b'['; 100_000]),
+            Err(JsonError::TooDeep)
+        );
+        assert_eq!(detail(100_000), Value::atom("nesting_too_deep"));
+    }
+
+    /// The manifest and the data files go through one reader, so bad JSON
+    /// gets one reason wherever it is (`[1] x`: the byte after the value).
+    #[test]
+    fn bad_json_gets_the_same_reason_in_the_manifest_as_in_a_key_file() {
+        let reason = |err: SyntaxError| json_error_detail(&JsonError::Syntax(err));
+        for text in [
+            &b"[1] x"[..],
+            b"[1,2]x",
+            b"",
+            b"{\"a\":",
+            b"[01]",
+            b"\"\\ud800\\u0041\"",
+            b"[\"a\xff\"]",
+            b"1e999",
+        ] {
+            let Err(JsonError::Syntax(in_key_file)) = json::decode_key("session", text) else {
+                panic!("{text:?} is not a syntax error in a key file")
+            };
+            assert_eq!(
+                decode_json(text, "file_persistence"),
+                Err(MetadataError::InvalidJson(reason(in_key_file))),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            decode_json(b"[1] x", "file_persistence"),
+            Err(MetadataError::InvalidJson(Value::Tuple(vec![
+                Value::atom("invalid_byte"),
+                Value::Integer(3),
+                Value::Integer(i64::from(b' ')),
+            ])))
+        );
+    }
+
+    #[test]
+    fn the_json_manifest_is_written_as_json_encode_writes_it() {
+        let mut m = Manifest::default();
+        assert_eq!(
+            m.encode_json("file_persistence"),
+            br#"{"backend":"file_persistence","key_index":{},"version":1}"#
+        );
+        for (key_type, id) in [
+            ("session", "b.0"),
+            ("session", "a\"q\\\u{1}/é"),
+            ("device-list", "d"),
+            ("app-state-sync-key", "AAAA"),
+        ] {
+            m.insert(key_type, id.as_bytes());
+        }
+        m.remove("tctoken", b"x");
+        let bytes = m.encode_json("file_persistence");
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            concat!(
+                r#"{"backend":"file_persistence","key_index":{"#,
+                r#""app-state-sync-key":["AAAA"],"device-list":["d"],"#,
+                r#""session":["a\"q\\\u0001/é","b.0"],"tctoken":[]},"version":1}"#
+            )
+        );
+        assert_eq!(decode_json(&bytes, "file_persistence"), Ok(Some(m)));
     }
 
     #[test]

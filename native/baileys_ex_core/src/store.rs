@@ -1,4 +1,4 @@
-//! What each call does, in the originals' order (spec section 3), on bytes:
+//! What each call does, in the originals' order (docs/FORMAT.md section 3), on bytes:
 //! the NIF encodes and decodes terms, this module owns the directory.
 
 use std::io;
@@ -10,7 +10,7 @@ use crate::error::{Error, MetadataError, Result};
 use crate::fs::Fs;
 use crate::layout::{merge_indexes, persisted_key_type, BackendKind, BackendSpec, KeyIndex};
 use crate::locks::DirLock;
-use crate::manifest::{self, AtomTable, Manifest};
+use crate::manifest::{self, AtomTable, Manifest, WatchedAtoms};
 
 /// One backend's view of the filesystem.
 pub struct Store<'a> {
@@ -43,14 +43,26 @@ impl<'a> Store<'a> {
     }
 
     /// Reads the manifest and checks it; a missing manifest is fine.
-    fn check_manifest(&self, dir: &Directory, cache: &mut ManifestCache) -> Result<()> {
+    pub(crate) fn check_manifest(&self, dir: &Directory, cache: &mut ManifestCache) -> Result<()> {
         match self.fs.read(&dir.manifest_path, self.spec.max_file_bytes) {
             Ok(bytes) => {
                 if cache.valid && cache.bytes.as_deref() == Some(bytes.as_slice()) {
                     return Ok(());
                 }
+                if let Some((refused, err)) = &cache.refused {
+                    if *refused == bytes {
+                        return Err(Error::Metadata(err.clone()));
+                    }
+                }
                 cache.valid = false;
-                let decoded = self.decode_manifest(&bytes).map_err(Error::Metadata)?;
+                let decoded = match self.decode_manifest(&bytes) {
+                    Ok(decoded) => decoded,
+                    Err((err, for_good)) => {
+                        cache.refused = for_good.then(|| (bytes, err.clone()));
+                        return Err(Error::Metadata(err));
+                    }
+                };
+                cache.refused = None;
                 cache.canonical = decoded
                     .as_ref()
                     .is_some_and(|m| self.encode_manifest(m).as_slice() == bytes.as_slice());
@@ -70,17 +82,25 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// On refusal, also whether the same bytes are refused for good: only a
+    /// manifest naming an atom this VM lacks may decode once the atom exists.
     fn decode_manifest(
         &self,
         bytes: &[u8],
-    ) -> std::result::Result<Option<Manifest>, MetadataError> {
+    ) -> std::result::Result<Option<Manifest>, (MetadataError, bool)> {
         match self.spec.kind {
-            BackendKind::Etf => manifest::decode_etf(bytes, self.spec.backend_id, self.atoms),
-            BackendKind::Json => manifest::decode_json(bytes, self.spec.backend_id),
+            BackendKind::Etf => {
+                let atoms = WatchedAtoms::new(self.atoms);
+                manifest::decode_etf(bytes, self.spec.backend_id, &atoms)
+                    .map_err(|err| (err, !atoms.missed_any()))
+            }
+            BackendKind::Json => {
+                manifest::decode_json(bytes, self.spec.backend_id).map_err(|err| (err, true))
+            }
         }
     }
 
-    fn encode_manifest(&self, manifest: &Manifest) -> Vec<u8> {
+    pub(crate) fn encode_manifest(&self, manifest: &Manifest) -> Vec<u8> {
         match self.spec.kind {
             BackendKind::Etf => manifest.encode_etf(self.spec.backend_id),
             BackendKind::Json => manifest.encode_json(self.spec.backend_id),
@@ -116,7 +136,7 @@ impl<'a> Store<'a> {
             }
             std::mem::take(&mut queue.pending)
         };
-        let outcome = self.commit(dir, &mut cache, &batch);
+        let outcome = self.commit_manifest(dir, &mut cache, &batch);
         let mine = duplicate(&outcome);
         let mut queue = dir.commits();
         for pending in batch.iter().filter(|p| p.ticket != ticket) {
@@ -125,7 +145,12 @@ impl<'a> Store<'a> {
         mine
     }
 
-    fn commit(&self, dir: &Directory, cache: &mut ManifestCache, batch: &[Pending]) -> Result<()> {
+    fn commit_manifest(
+        &self,
+        dir: &Directory,
+        cache: &mut ManifestCache,
+        batch: &[Pending],
+    ) -> Result<()> {
         let _os_lock = DirLock::acquire(&dir.path)?;
         self.check_manifest(dir, cache)?;
         let mut existed = cache.manifest().is_some();
@@ -135,22 +160,9 @@ impl<'a> Store<'a> {
         cache.valid = false;
         let mut write = false;
         for pending in batch {
-            match &pending.change {
-                Change::Insert(key_type, id) => {
-                    let added = key_type.is_some_and(|t| manifest.insert(t, id));
-                    write |= added || !existed || !cache.canonical;
-                    existed = true;
-                }
-                Change::Ensure => {
-                    write |= !existed || !cache.canonical;
-                    existed = true;
-                }
-                Change::Remove(key_type, id) if existed => {
-                    let dropped = key_type.is_some_and(|t| manifest.remove(t, id));
-                    write |= dropped || !cache.canonical;
-                }
-                Change::Remove(..) => {}
-            }
+            write |= pending
+                .change
+                .apply(&mut manifest, &mut existed, cache.canonical);
         }
         if write {
             let bytes = self.encode_manifest(&manifest);
@@ -191,7 +203,7 @@ impl<'a> Store<'a> {
                 cap: self.spec.max_file_bytes,
             });
         }
-        let _held = dir.files().lock(name);
+        let _held = crate::recovery::lock_for_write(self.fs, dir, name)?;
         // Checked under the file's lock: a later save by a live caller that
         // got the lock first must not be overwritten by this one.
         if !self.atoms.caller_alive() {
@@ -211,7 +223,14 @@ impl<'a> Store<'a> {
         let dir = self.open(dir)?;
         self.validate(&dir)?;
         self.write_data(&dir, &self.spec.key_file_name(key_type, id), data)?;
-        self.update_manifest(&dir, index_change(key_type, id, Change::Insert), true)
+        let change = index_change(key_type, id, Change::Insert);
+        // A JSON manifest holds ids as strings. For an id that is not UTF-8
+        // the original's manifest encoder raises after the data file is
+        // written, leaving the manifest as it was; here that is an error.
+        if let (BackendKind::Json, Change::Insert(Some(_), _)) = (self.spec.kind, &change) {
+            crate::json::check_manifest_id(id)?;
+        }
+        self.update_manifest(&dir, change, true)
     }
 
     pub fn save_credentials(&self, dir: &Path, data: &[u8]) -> Result<()> {
@@ -226,7 +245,7 @@ impl<'a> Store<'a> {
         self.validate(&dir)?;
         let name = self.spec.key_file_name(key_type, id);
         let removed = {
-            let _held = dir.files().lock(&name);
+            let _held = crate::recovery::lock_for_write(self.fs, &dir, &name)?;
             if !self.atoms.caller_alive() {
                 return Err(Error::CallerGone);
             }
@@ -270,7 +289,7 @@ fn index_change(
 
 /// Every caller in a commit gets the same outcome; errors are rebuilt
 /// because an `io::Error` cannot be cloned.
-fn duplicate(outcome: &Result<()>) -> Result<()> {
+pub(crate) fn duplicate(outcome: &Result<()>) -> Result<()> {
     match outcome {
         Ok(()) => Ok(()),
         Err(Error::Io(err)) => Err(Error::Io(match err.raw_os_error() {

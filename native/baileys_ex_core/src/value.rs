@@ -5,6 +5,8 @@
 //! as names: turning a name back into a term only ever looks up an existing atom,
 //! so nothing read from a file can grow the atom table.
 
+use crate::bigint::BigInt;
+
 /// Kinds of term that have no on-disk representation in the JSON backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpaqueKind {
@@ -22,8 +24,8 @@ pub enum Value {
     /// An atom by name, without the leading colon (`nil`, `true`, `Elixir.Foo`).
     Atom(String),
     Integer(i64),
-    /// An integer outside the `i64` range, as decimal digits with an optional `-`.
-    BigInteger(String),
+    /// An integer outside the `i64` range.
+    BigInteger(BigInt),
     Float(f64),
     Binary(Vec<u8>),
     List(Vec<Value>),

@@ -164,6 +164,8 @@ fn replaying_the_saves_writes_equal_json() {
             .unwrap_or_else(|| panic!("{name} was not written"));
         let theirs = std::fs::read(root.join(&name)).unwrap();
         assert_eq!(as_json(ours), as_json(&theirs), "{name}");
+        // Not just equal JSON: the same bytes, key order and escapes included.
+        assert!(*ours == theirs, "{name}: same JSON, other bytes");
     }
     assert_eq!(on_disk, written.len());
 }

@@ -1,17 +1,12 @@
-//! Turns a caller's term into file bytes and back, per backend.
+//! Turns a caller's term into file bytes and back, per backend. `key_type`
+//! is `None` for the credentials.
 
-use baileys_ex_core::layout::BackendKind;
 use rustler::{Env, OwnedBinary, Term};
 
-use crate::error::{argument_error, BAD_TERM_MESSAGE};
+use crate::args::Backend;
+use crate::error::Reason;
+use crate::json_codec;
 use crate::term::decode_whole;
-
-/// Which file a value belongs to: the credentials or a key of some type.
-#[derive(Clone, Copy)]
-pub enum Slot<'s> {
-    Credentials,
-    Key(&'s str),
-}
 
 pub enum Encoded {
     Vm(OwnedBinary),
@@ -28,30 +23,22 @@ impl Encoded {
 }
 
 /// ETF files are the VM's own `term_to_binary`, byte for byte the original's.
-pub fn encode<'a>(
-    env: Env<'a>,
-    kind: BackendKind,
-    slot: Slot,
-    term: Term<'a>,
-) -> Result<Encoded, Term<'a>> {
-    match kind {
-        BackendKind::Etf => Ok(Encoded::Vm(term.to_binary())),
-        BackendKind::Json => crate::json_codec::encode(env, slot, term).map(Encoded::Rust),
+pub fn encode(backend: Backend, key_type: Option<&str>, term: Term) -> Result<Encoded, Reason> {
+    match backend {
+        Backend::Etf => Ok(Encoded::Vm(term.to_binary())),
+        Backend::Json => json_codec::encode(key_type, term).map(Encoded::Rust),
     }
 }
 
-/// `Ok(None)` for ETF data that decodes to `nil`, which the original treats
-/// as absent.
+/// `nil` for a JSON `null`, which the original treats as absent.
 pub fn decode<'a>(
     env: Env<'a>,
-    kind: BackendKind,
-    slot: Slot,
+    backend: Backend,
+    key_type: Option<&str>,
     bytes: &[u8],
-) -> Result<Term<'a>, Term<'a>> {
-    match kind {
-        BackendKind::Etf => {
-            decode_whole(env, bytes).ok_or_else(|| argument_error(env, BAD_TERM_MESSAGE))
-        }
-        BackendKind::Json => crate::json_codec::decode(env, slot, bytes),
+) -> Result<Term<'a>, Reason> {
+    match backend {
+        Backend::Etf => decode_whole(env, bytes).ok_or_else(|| Reason::InvalidEtf(bytes.to_vec())),
+        Backend::Json => json_codec::decode(env, key_type, bytes),
     }
 }

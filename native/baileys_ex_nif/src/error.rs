@@ -1,63 +1,106 @@
-//! Turns core errors into the `{:error, reason}` terms the originals return.
+//! Every reason a NIF returns in `{:error, reason}`, as data. Elixir
+//! (`Common`) builds what the originals put in their errors from it: the
+//! `ArgumentError` for `{:argument_error, message}` and `{:invalid_etf, bytes}`,
+//! and the module in the manifest errors.
 
-use baileys_ex_core::error::{Error, MetadataError};
+use baileys_ex_core::bigint;
+use baileys_ex_core::error::{posix_name, Error, MetadataError};
+use baileys_ex_core::etf::{self, EtfError};
 use baileys_ex_core::fs::FileKind;
-use baileys_ex_core::layout::BackendKind;
-use rustler::types::atom::Atom;
-use rustler::{Encoder, Env, Term};
+use baileys_ex_core::json::{self, JsonError, SyntaxError};
+use baileys_ex_core::value::Value;
+use rustler::types::atom;
+use rustler::{Atom, Encoder, Env, Term};
 
 use crate::atoms;
-use crate::term::{decode_whole, value_to_term};
+use crate::term::{binary, existing_atom, value_to_term};
 
-/// What `:erlang.binary_to_term(bin, [:safe])` raises for a bad file.
-pub const BAD_TERM_MESSAGE: &str = "errors were found at the given arguments:\n\n  * 1st argument: invalid or unsafe external representation of a term\n";
-
-pub fn module_atom(env: Env, kind: BackendKind) -> Term {
-    let name = match kind {
-        BackendKind::Etf => "Elixir.BaileysEx.Auth.NIF.NativeFilePersistence",
-        BackendKind::Json => "Elixir.BaileysEx.Auth.NIF.FilePersistence",
-    };
-    existing_atom(env, name)
+/// Plain data, so codec work on a helper thread can return it; it becomes a
+/// term only in the NIF's reply.
+pub enum Reason {
+    /// A POSIX name, as `File` gives it (`:enoent`, `:einval`, ...).
+    Posix(&'static str),
+    /// `:caller_exited`: the calling process exited before the write.
+    CallerExited,
+    /// `{:invalid_key_type, type}`: an atom whose name cannot be read here
+    /// (before OTP 26, one with a character beyond Latin-1).
+    InvalidKeyType(Atom),
+    /// `{:invalid_etf, bytes}`: a file the VM's safe decoder refuses.
+    InvalidEtf(Vec<u8>),
+    /// `{:argument_error, message}`: where the original raises `ArgumentError`.
+    Argument(String),
+    Metadata(MetadataError),
+    Json(JsonError),
+    /// `{:not_a_regular_file, kind}`: a FIFO, a device, a directory... where
+    /// a data file belongs; refused unread.
+    NotRegularFile(FileKind),
+    /// `{:too_large, cap}`: a file over the backend's size cap, the shape the
+    /// JSON codec's own size limit has.
+    TooLarge(usize),
 }
 
-/// Atoms from the fixed tables in `atoms.rs`, created when the library loads.
-pub fn existing_atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
-    match Atom::existing_from_utf8_bytes(env, name.as_bytes()) {
-        Ok(atom) => atom.encode(env),
-        _ => atoms::nil().encode(env),
+impl From<Error> for Reason {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Io(io) => Reason::Posix(posix_name(&io)),
+            Error::Metadata(meta) => Reason::Metadata(meta),
+            Error::Json(json) => Reason::Json(json),
+            Error::CallerGone => Reason::CallerExited,
+            Error::NotRegularFile(kind) => Reason::NotRegularFile(kind),
+            Error::TooLarge { cap } => Reason::TooLarge(cap),
+        }
     }
 }
 
-pub fn error_tuple<'a>(env: Env<'a>, reason: Term<'a>) -> Term<'a> {
-    (atoms::error(), reason).encode(env)
+impl From<std::io::Error> for Reason {
+    fn from(err: std::io::Error) -> Self {
+        Reason::Posix(posix_name(&err))
+    }
 }
 
-pub fn argument_error<'a>(env: Env<'a>, message: &str) -> Term<'a> {
-    let pairs = [
-        (
-            atoms::__struct__().encode(env),
-            existing_atom(env, "Elixir.ArgumentError"),
-        ),
-        (atoms::__exception__().encode(env), true.encode(env)),
-        (atoms::message().encode(env), message.encode(env)),
-    ];
-    Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| message.encode(env))
+impl From<JsonError> for Reason {
+    fn from(err: JsonError) -> Self {
+        Reason::Json(err)
+    }
 }
 
-pub fn encode_error<'a>(env: Env<'a>, kind: BackendKind, err: &Error) -> Term<'a> {
-    let reason = match err {
-        Error::Io(io) => existing_atom(env, baileys_ex_core::error::posix_name(io)),
-        Error::Metadata(meta) => metadata_reason(env, kind, meta),
-        Error::Json(json) => crate::json_codec::json_reason(env, json),
-        Error::CallerGone => atoms::caller_exited().encode(env),
-        Error::NotRegularFile(kind) => (atoms::not_a_regular_file(), file_kind(*kind)).encode(env),
-        // The shape the JSON codec's own size limit has.
-        Error::TooLarge { cap } => (atoms::too_large(), *cap).encode(env),
-    };
-    error_tuple(env, reason)
+/// Only a caller's term on its way to JSON goes through the core's ETF
+/// decoder: an error there is a term the JSON backend cannot store.
+impl From<EtfError> for Reason {
+    fn from(err: EtfError) -> Self {
+        match err {
+            EtfError::TooDeep => Reason::Json(JsonError::TooDeep),
+            other => Reason::Argument(format!("the term cannot be stored as JSON: {other}")),
+        }
+    }
 }
 
-fn file_kind(kind: FileKind) -> rustler::Atom {
+/// What NIFs returning `NifResult` reply with: rustler sends `{:error, reason}`.
+impl From<Reason> for rustler::Error {
+    fn from(reason: Reason) -> Self {
+        rustler::Error::Term(Box::new(reason))
+    }
+}
+
+impl Encoder for Reason {
+    fn encode<'a>(&self, env: Env<'a>) -> Term<'a> {
+        match self {
+            Reason::Posix(name) => existing_atom(env, name),
+            Reason::CallerExited => atoms::caller_exited().encode(env),
+            Reason::InvalidKeyType(key_type) => (atoms::invalid_key_type(), *key_type).encode(env),
+            Reason::InvalidEtf(bytes) => (atoms::invalid_etf(), binary(env, bytes)).encode(env),
+            Reason::Argument(message) => (atoms::argument_error(), message.as_str()).encode(env),
+            Reason::Metadata(err) => metadata_reason(env, err),
+            Reason::Json(err) => json_reason(env, err),
+            Reason::NotRegularFile(kind) => {
+                (atoms::not_a_regular_file(), file_kind(*kind)).encode(env)
+            }
+            Reason::TooLarge(cap) => (atoms::too_large(), *cap).encode(env),
+        }
+    }
+}
+
+fn file_kind(kind: FileKind) -> Atom {
     match kind {
         FileKind::Directory => atoms::directory(),
         FileKind::Fifo => atoms::fifo(),
@@ -69,33 +112,63 @@ fn file_kind(kind: FileKind) -> rustler::Atom {
     }
 }
 
-fn metadata_reason<'a>(env: Env<'a>, kind: BackendKind, err: &MetadataError) -> Term<'a> {
-    let module = module_atom(env, kind);
+/// The originals' manifest errors without their module, which Elixir adds.
+fn metadata_reason<'a>(env: Env<'a>, err: &MetadataError) -> Term<'a> {
     match err {
         MetadataError::UnsupportedVersion(version) => (
             atoms::unsupported_persistence_version(),
-            module,
-            value_to_term(env, version).unwrap_or_else(|| atoms::nil().encode(env)),
+            term_or_nil(env, version),
         )
             .encode(env),
         MetadataError::UnexpectedBackend(backend) => (
             atoms::unexpected_persistence_backend(),
-            module,
             binary(env, backend),
         )
             .encode(env),
+        // Elixir decodes the bytes as the original does, for the detail.
         MetadataError::InvalidEtf(bytes) => {
-            let detail =
-                decode_whole(env, bytes).unwrap_or_else(|| argument_error(env, BAD_TERM_MESSAGE));
-            (atoms::invalid_persistence_metadata(), module, detail).encode(env)
+            (atoms::invalid_etf_metadata(), binary(env, bytes)).encode(env)
         }
-        MetadataError::InvalidJson(value) => {
-            let detail = value_to_term(env, value).unwrap_or_else(|| atoms::nil().encode(env));
-            (atoms::invalid_persistence_metadata(), module, detail).encode(env)
+        MetadataError::InvalidJson(detail) => (
+            atoms::invalid_persistence_metadata(),
+            term_or_nil(env, detail),
+        )
+            .encode(env),
+    }
+}
+
+fn term_or_nil<'a>(env: Env<'a>, value: &Value) -> Term<'a> {
+    value_to_term(env, value).unwrap_or_else(|| atom::nil().encode(env))
+}
+
+fn json_reason<'a>(env: Env<'a>, err: &JsonError) -> Term<'a> {
+    match err {
+        JsonError::InvalidAdditionalData(message) => {
+            (atoms::invalid_additional_data(), message.as_str()).encode(env)
+        }
+        JsonError::Argument(message) => (atoms::argument_error(), message.as_str()).encode(env),
+        JsonError::Unsupported(message) => {
+            (atoms::invalid_json_data(), message.as_str()).encode(env)
+        }
+        JsonError::Syntax(syntax) => syntax_reason(env, syntax),
+        JsonError::Null => atoms::not_found().encode(env),
+        JsonError::TooDeep => (atoms::nesting_too_deep(), etf::MAX_DEPTH).encode(env),
+        JsonError::TooLarge => (atoms::too_large(), json::limits::MAX_INPUT_BYTES).encode(env),
+        JsonError::IntegerTooLarge => {
+            (atoms::integer_too_large(), bigint::MAX_DECIMAL_DIGITS).encode(env)
         }
     }
 }
 
-pub fn binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
-    rustler::NewBinary::from_slice(env, bytes).into()
+/// The reasons Elixir's `JSON.decode/1` gives.
+fn syntax_reason<'a>(env: Env<'a>, err: &SyntaxError) -> Term<'a> {
+    match err {
+        SyntaxError::UnexpectedEnd { offset } => (atoms::unexpected_end(), *offset).encode(env),
+        SyntaxError::InvalidByte { offset, byte } => {
+            (atoms::invalid_byte(), *offset, *byte).encode(env)
+        }
+        SyntaxError::UnexpectedSequence { offset, bytes } => {
+            (atoms::unexpected_sequence(), *offset, binary(env, bytes)).encode(env)
+        }
+    }
 }

@@ -1,27 +1,37 @@
-//! NIF entry points for `BaileysEx.Auth.NIF`. Each one decodes its arguments,
-//! calls the Env-free core, and encodes the result. Those that touch the disk
+//! NIF entry points for `BaileysEx.Auth.NIF`. Each one takes typed arguments
+//! (Elixir has refused those of the wrong type), calls the Env-free core, and
+//! replies with its result or `{:error, reason}`. Those that touch the disk
 //! run on a dirty IO scheduler; turning terms into file bytes and back is CPU
 //! work, so it has NIFs of its own on a dirty CPU scheduler: `encode` before
 //! every save, and `decode` for any file larger than `INLINE_DECODE_BYTES`.
+//!
+//! A NIF that returns `Result<T, Reason>` replies `{:ok, value}`. Saves reply
+//! `:ok` and loads `{:ok, term}` or `{:encoded, bytes}`, so they return
+//! `NifResult<T>`, whose value rustler sends as it is.
 
 mod args;
 mod atoms;
 mod codec;
 mod error;
 mod json_codec;
+mod scheduler_use;
 mod term;
 
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
 use baileys_ex_core::directory;
+use baileys_ex_core::error::posix_names;
 use baileys_ex_core::fs::RealFs;
-use baileys_ex_core::layout::{BackendKind, BackendSpec};
 use baileys_ex_core::manifest::AtomTable;
 use baileys_ex_core::store::Store;
-use rustler::types::atom::Atom;
-use rustler::{Binary, Encoder, Env, Term};
+use baileys_ex_core::vocabulary::auth_vocabulary;
+use rustler::types::atom;
+use rustler::{Atom, Binary, Encoder, Env, NifResult, Term};
 
-use crate::args::{backend, encoded, key_id, key_type, location, slot};
-use crate::codec::Slot;
-use crate::error::{binary, encode_error, error_tuple};
+use crate::args::{key_type_name, Backend, Location, Slot};
+use crate::error::Reason;
+use crate::term::{binary, existing_atom};
 
 struct VmAtoms<'a>(Env<'a>);
 
@@ -37,22 +47,20 @@ impl AtomTable for VmAtoms<'_> {
     }
 }
 
-fn store<'s>(spec: &'static BackendSpec, atoms: &'s VmAtoms<'_>) -> Store<'s> {
-    Store {
-        spec,
+/// Resolves the call's directory and runs `work` on the backend's store.
+fn with_store<T>(
+    env: Env,
+    location: Location,
+    work: impl FnOnce(&Store, &Path) -> Result<T, Reason>,
+) -> Result<T, Reason> {
+    let dir = location.resolve()?;
+    let atoms = VmAtoms(env);
+    let store = Store {
+        spec: location.backend.spec(),
         fs: &RealFs,
-        atoms,
-    }
-}
-
-/// Unwraps an argument check, returning its `{:error, reason}` term.
-macro_rules! arg {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(term) => return term,
-        }
+        atoms: &atoms,
     };
+    work(&store, &dir)
 }
 
 /// Files up to this size are decoded where they are read; a larger one goes
@@ -60,190 +68,166 @@ macro_rules! arg {
 /// scheduler, so no dirty IO thread spends long on CPU work.
 const INLINE_DECODE_BYTES: usize = 64 * 1024;
 
-/// `{:ok, term}`, `{:error, reason}`, or `{:encoded, bytes}` for large files.
-fn loaded<'a>(env: Env<'a>, kind: BackendKind, slot: Slot, bytes: Vec<u8>) -> Term<'a> {
-    if bytes.len() > INLINE_DECODE_BYTES {
-        return (atoms::encoded(), binary(env, &bytes)).encode(env);
+/// `{:ok, term}`, `nil` for no file; or `{:encoded, bytes}` for a large one.
+enum Loaded<'a> {
+    Term(Term<'a>),
+    Encoded(Vec<u8>),
+}
+
+impl Encoder for Loaded<'_> {
+    fn encode<'b>(&self, env: Env<'b>) -> Term<'b> {
+        match self {
+            Loaded::Term(term) => (atoms::ok(), *term).encode(env),
+            Loaded::Encoded(bytes) => (atoms::encoded(), binary(env, bytes)).encode(env),
+        }
     }
-    match codec::decode(env, kind, slot, &bytes) {
-        Ok(term) => (atoms::ok(), term).encode(env),
-        Err(reason) => error_tuple(env, reason),
+}
+
+fn loaded<'a>(
+    env: Env<'a>,
+    backend: Backend,
+    key_type: Option<&str>,
+    bytes: Option<Vec<u8>>,
+) -> Result<Loaded<'a>, Reason> {
+    match bytes {
+        None => Ok(Loaded::Term(atom::nil().encode(env))),
+        Some(bytes) if bytes.len() > INLINE_DECODE_BYTES => Ok(Loaded::Encoded(bytes)),
+        Some(bytes) => codec::decode(env, backend, key_type, &bytes).map(Loaded::Term),
     }
 }
 
 /// Turns a value into the bytes its file holds: the VM's own
 /// `term_to_binary` for ETF, the section-5 codecs for JSON.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn encode<'a>(env: Env<'a>, kind: Term<'a>, slot_term: Term<'a>, value: Term<'a>) -> Term<'a> {
-    let spec = arg!(backend(env, kind));
-    let slot_name = arg!(slot(env, slot_term));
-    match codec::encode(env, spec.kind, slot_name.as_slot(), value) {
-        Ok(data) => (atoms::ok(), binary(env, data.as_slice())).encode(env),
-        Err(reason) => error_tuple(env, reason),
-    }
+fn encode<'a>(
+    env: Env<'a>,
+    backend: Backend,
+    slot: Slot,
+    value: Term<'a>,
+) -> Result<Term<'a>, Reason> {
+    scheduler_use::record("encode");
+    let key_type = slot.key_type(env)?;
+    let data = codec::encode(backend, key_type.as_deref(), value)?;
+    Ok(binary(env, data.as_slice()))
 }
 
 /// Turns file bytes back into a term; `nil` means the file counts as absent.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn decode<'a>(env: Env<'a>, kind: Term<'a>, slot_term: Term<'a>, bytes: Binary<'a>) -> Term<'a> {
-    let spec = arg!(backend(env, kind));
-    let slot_name = arg!(slot(env, slot_term));
-    match codec::decode(env, spec.kind, slot_name.as_slot(), bytes.as_slice()) {
-        Ok(term) => (atoms::ok(), term).encode(env),
-        Err(reason) => error_tuple(env, reason),
-    }
+fn decode<'a>(
+    env: Env<'a>,
+    backend: Backend,
+    slot: Slot,
+    bytes: Binary<'a>,
+) -> Result<Term<'a>, Reason> {
+    scheduler_use::record("decode");
+    let key_type = slot.key_type(env)?;
+    codec::decode(env, backend, key_type.as_deref(), bytes.as_slice())
 }
 
 #[rustler::nif(schedule = "DirtyIo")]
-fn resolve_dir<'a>(
-    env: Env<'a>,
-    kind: Term<'a>,
-    context: Term<'a>,
-    configured: Term<'a>,
-) -> Term<'a> {
-    let spec = arg!(backend(env, kind));
-    let dir = arg!(location(env, spec, context, configured));
-    use std::os::unix::ffi::OsStrExt;
-    (atoms::ok(), binary(env, dir.as_os_str().as_bytes())).encode(env)
+fn resolve_dir<'a>(env: Env<'a>, location: Location) -> Result<Term<'a>, Reason> {
+    scheduler_use::record("resolve_dir");
+    let dir = location.resolve()?;
+    Ok(binary(env, dir.as_os_str().as_bytes()))
 }
 
-/// `{:ok, nil}` when there are no credentials yet.
 #[rustler::nif(schedule = "DirtyIo")]
-fn load_credentials<'a>(
-    env: Env<'a>,
-    kind: Term<'a>,
-    context: Term<'a>,
-    configured: Term<'a>,
-) -> Term<'a> {
-    let spec = arg!(backend(env, kind));
-    let dir = arg!(location(env, spec, context, configured));
-    let atoms = VmAtoms(env);
-    match store(spec, &atoms).load_credentials(&dir) {
-        Ok(None) => (atoms::ok(), atoms::nil()).encode(env),
-        Ok(Some(bytes)) => loaded(env, spec.kind, Slot::Credentials, bytes),
-        Err(err) => encode_error(env, spec.kind, &err),
-    }
+fn load_credentials<'a>(env: Env<'a>, location: Location) -> NifResult<Loaded<'a>> {
+    scheduler_use::record("load_credentials");
+    with_store(env, location, |store, dir| {
+        loaded(env, location.backend, None, store.load_credentials(dir)?)
+    })
+    .map_err(Into::into)
 }
 
 /// `data` comes from `encode`.
 #[rustler::nif(schedule = "DirtyIo")]
-fn save_credentials<'a>(
-    env: Env<'a>,
-    kind: Term<'a>,
-    context: Term<'a>,
-    configured: Term<'a>,
-    data: Term<'a>,
-) -> Term<'a> {
-    let spec = arg!(backend(env, kind));
-    let dir = arg!(location(env, spec, context, configured));
-    let data = arg!(encoded(env, data));
-    let atoms = VmAtoms(env);
-    match store(spec, &atoms).save_credentials(&dir, data.as_slice()) {
-        Ok(()) => atoms::ok().encode(env),
-        Err(err) => encode_error(env, spec.kind, &err),
-    }
+fn save_credentials(env: Env, location: Location, data: Binary) -> NifResult<Atom> {
+    scheduler_use::record("save_credentials");
+    with_store(env, location, |store, dir| {
+        store.save_credentials(dir, data.as_slice())?;
+        Ok(atoms::ok())
+    })
+    .map_err(Into::into)
 }
 
-/// `{:ok, nil}` for a missing key: the caller reports `:not_found`.
 #[rustler::nif(schedule = "DirtyIo")]
 fn load_key<'a>(
     env: Env<'a>,
-    kind: Term<'a>,
-    context: Term<'a>,
-    configured: Term<'a>,
-    type_: Term<'a>,
-    id: Term<'a>,
-) -> Term<'a> {
-    let spec = arg!(backend(env, kind));
-    let dir = arg!(location(env, spec, context, configured));
-    let key_type = arg!(key_type(env, type_));
-    let id = arg!(key_id(env, id));
-    let atoms = VmAtoms(env);
-    match store(spec, &atoms).load_key(&dir, &key_type, id.as_slice()) {
-        Ok(None) => (atoms::ok(), atoms::nil()).encode(env),
-        Ok(Some(bytes)) => loaded(env, spec.kind, Slot::Key(&key_type), bytes),
-        Err(err) => encode_error(env, spec.kind, &err),
-    }
+    location: Location,
+    key_type: Atom,
+    id: Binary,
+) -> NifResult<Loaded<'a>> {
+    scheduler_use::record("load_key");
+    with_store(env, location, |store, dir| {
+        let key_type = key_type_name(env, key_type)?;
+        let bytes = store.load_key(dir, &key_type, id.as_slice())?;
+        loaded(env, location.backend, Some(&key_type), bytes)
+    })
+    .map_err(Into::into)
 }
 
 /// `data` comes from `encode`.
 #[rustler::nif(schedule = "DirtyIo")]
-fn save_key<'a>(
-    env: Env<'a>,
-    kind: Term<'a>,
-    context: Term<'a>,
-    configured: Term<'a>,
-    type_: Term<'a>,
-    id: Term<'a>,
-    data: Term<'a>,
-) -> Term<'a> {
-    let spec = arg!(backend(env, kind));
-    let dir = arg!(location(env, spec, context, configured));
-    let key_type = arg!(key_type(env, type_));
-    let id = arg!(key_id(env, id));
-    let data = arg!(encoded(env, data));
-    let atoms = VmAtoms(env);
-    match store(spec, &atoms).save_key(&dir, &key_type, id.as_slice(), data.as_slice()) {
-        Ok(()) => atoms::ok().encode(env),
-        Err(err) => encode_error(env, spec.kind, &err),
-    }
+fn save_key(
+    env: Env,
+    location: Location,
+    key_type: Atom,
+    id: Binary,
+    data: Binary,
+) -> NifResult<Atom> {
+    scheduler_use::record("save_key");
+    with_store(env, location, |store, dir| {
+        let key_type = key_type_name(env, key_type)?;
+        store.save_key(dir, &key_type, id.as_slice(), data.as_slice())?;
+        Ok(atoms::ok())
+    })
+    .map_err(Into::into)
 }
 
 #[rustler::nif(schedule = "DirtyIo")]
-fn delete_key<'a>(
-    env: Env<'a>,
-    kind: Term<'a>,
-    context: Term<'a>,
-    configured: Term<'a>,
-    type_: Term<'a>,
-    id: Term<'a>,
-) -> Term<'a> {
-    let spec = arg!(backend(env, kind));
-    let dir = arg!(location(env, spec, context, configured));
-    let key_type = arg!(key_type(env, type_));
-    let id = arg!(key_id(env, id));
-    let atoms = VmAtoms(env);
-    match store(spec, &atoms).delete_key(&dir, &key_type, id.as_slice()) {
-        Ok(()) => atoms::ok().encode(env),
-        Err(err) => encode_error(env, spec.kind, &err),
-    }
+fn delete_key(env: Env, location: Location, key_type: Atom, id: Binary) -> NifResult<Atom> {
+    scheduler_use::record("delete_key");
+    with_store(env, location, |store, dir| {
+        store.delete_key(dir, &key_type_name(env, key_type)?, id.as_slice())?;
+        Ok(atoms::ok())
+    })
+    .map_err(Into::into)
 }
 
+/// `{:ok, %{type => [id]}}`.
 #[rustler::nif(schedule = "DirtyIo")]
-fn list_keys<'a>(
-    env: Env<'a>,
-    kind: Term<'a>,
-    context: Term<'a>,
-    configured: Term<'a>,
-) -> Term<'a> {
-    let spec = arg!(backend(env, kind));
-    let dir = arg!(location(env, spec, context, configured));
-    let atoms = VmAtoms(env);
-    let index = match store(spec, &atoms).list_keys(&dir) {
-        Ok(index) => index,
-        Err(err) => return encode_error(env, spec.kind, &err),
-    };
-    let pairs: Vec<(Term, Term)> = index
+fn list_keys<'a>(env: Env<'a>, location: Location) -> Result<Term<'a>, Reason> {
+    scheduler_use::record("list_keys");
+    let index = with_store(env, location, |store, dir| Ok(store.list_keys(dir)?))?;
+    // Key types come from the core's list, created at load: no two share an
+    // atom, so no entry replaces another.
+    Ok(index
         .iter()
-        .map(|(key_type, ids)| {
+        .fold(Term::map_new(env), |map, (key_type, ids)| {
             let ids: Vec<Term> = ids.iter().map(|id| binary(env, id)).collect();
-            (error::existing_atom(env, key_type), ids.encode(env))
-        })
-        .collect();
-    match Term::map_from_pairs(env, &pairs) {
-        Ok(map) => (atoms::ok(), map).encode(env),
-        Err(_) => error_tuple(env, atoms::invalid_key_type().encode(env)),
-    }
+            map.map_put(existing_atom(env, key_type), ids)
+                .unwrap_or(map)
+        }))
 }
 
+/// Creates the atoms of auth data and of POSIX errors: safe decoding then
+/// accepts every file BaileysEx writes, and no reply needs a new atom.
 fn load(env: Env, _info: Term) -> bool {
-    for name in atoms::AUTH_ATOMS.iter().chain(atoms::POSIX_ATOMS) {
-        if Atom::from_str(env, name).is_err() {
-            return false;
-        }
+    let created = auth_vocabulary()
+        .chain(posix_names())
+        .all(|name| Atom::from_str(env, name).is_ok());
+    if created {
+        directory::mark_process_start();
     }
-    directory::mark_process_start();
-    true
+    created
+}
+
+/// Which kinds of scheduler thread each NIF has run on (see `scheduler_use`).
+/// Touches nothing but a few atomics, so it runs on a normal scheduler.
+#[rustler::nif]
+fn scheduler_use() -> Vec<(&'static str, Vec<&'static str>)> {
+    scheduler_use::seen()
 }
 
 rustler::init!("Elixir.BaileysEx.Auth.NIF", load = load);

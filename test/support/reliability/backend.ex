@@ -1,7 +1,8 @@
 defmodule BaileysEx.Auth.NIF.Test.Reliability.Backend do
   @moduledoc """
-  One persistence backend as the reliability tests see it: its module, its
-  file names, how its files decode, and self-checking values it can store.
+  The persistence backends as the reliability tests see them (described in
+  `BaileysEx.Auth.NIF.Test.Backends`): how their files decode, and
+  self-checking values they can store.
 
   `all/0` lists every backend whose module is loaded, so a backend is covered
   as soon as it exists. Values are JSON-safe (string keys, strings, integers)
@@ -10,78 +11,33 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.Backend do
   """
 
   alias BaileysEx.Auth.NIF.Baseline.JSONCodec
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
 
-  @enforce_keys [
-    :name,
-    :module,
-    :helper,
-    :ext,
-    :creds_file,
-    :manifest_file,
-    :backend_id,
-    :fixtures
-  ]
-  defstruct @enforce_keys
-
-  @type t :: %__MODULE__{
-          name: :etf | :json,
-          module: module(),
-          helper: atom(),
-          ext: String.t(),
-          creds_file: String.t(),
-          manifest_file: String.t(),
-          backend_id: String.t(),
-          fixtures: :etf | :json
-        }
-
-  @known [
-    %{
-      name: :etf,
-      module: BaileysEx.Auth.NIF.NativeFilePersistence,
-      helper: :use_native_file_auth_state,
-      ext: ".etf",
-      creds_file: "creds.etf",
-      manifest_file: ".baileys_ex_native_file_persistence.etf",
-      backend_id: "native_file_persistence",
-      fixtures: :etf
-    },
-    %{
-      name: :json,
-      module: BaileysEx.Auth.NIF.FilePersistence,
-      helper: :use_multi_file_auth_state,
-      ext: ".json",
-      creds_file: "creds.json",
-      manifest_file: ".baileys_ex_file_persistence.json",
-      backend_id: "file_persistence",
-      fixtures: :json
-    }
-  ]
+  @type t :: Backends.t()
 
   @doc "Every backend whose module is available in this VM."
   @spec all() :: [t()]
-  def all do
-    for fields <- @known, Code.ensure_loaded?(fields.module), do: struct!(__MODULE__, fields)
-  end
+  def all, do: Enum.filter(Backends.all(), &Code.ensure_loaded?(&1.module))
 
   @doc "The backend named `name` (`:etf` or `:json`), if loaded."
   @spec fetch(atom() | String.t()) :: {:ok, t()} | :error
   def fetch(name) do
-    case Enum.find(all(), &(Atom.to_string(&1.name) == to_string(name))) do
-      nil -> :error
-      backend -> {:ok, backend}
+    case Backends.fetch(name) do
+      {:ok, backend} -> if Code.ensure_loaded?(backend.module), do: {:ok, backend}, else: :error
+      :error -> :error
     end
   end
 
   @doc "Decodes one data file or manifest the way a reader must be able to."
   @spec decode_file(t(), binary()) :: {:ok, term()} | {:error, term()}
-  def decode_file(%__MODULE__{name: :etf}, bytes) do
+  def decode_file(%Backends{name: :etf}, bytes) do
     {:ok, :erlang.binary_to_term(bytes, [:safe])}
   rescue
     error in ArgumentError -> {:error, error}
   end
 
-  def decode_file(%__MODULE__{name: :json}, bytes), do: JSONCodec.decode(bytes)
+  def decode_file(%Backends{name: :json}, bytes), do: JSONCodec.decode(bytes)
 
   @doc """
   The manifest of `dir`: `:missing`, `{:ok, index}` with `index` a map of
@@ -219,6 +175,6 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.Backend do
     binary_part(:binary.copy(block, div(size, 32) + 1), 0, size)
   end
 
-  defp encode_payload(%__MODULE__{name: :etf}, payload), do: payload
-  defp encode_payload(%__MODULE__{name: :json}, payload), do: Base.encode64(payload)
+  defp encode_payload(%Backends{name: :etf}, payload), do: payload
+  defp encode_payload(%Backends{name: :json}, payload), do: Base.encode64(payload)
 end

@@ -18,7 +18,7 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.HostileCalls do
   alias BaileysEx.Auth.NIF.Test.Reliability.Backend
   alias BaileysEx.Auth.State
 
-  @type call :: %{label: String.t(), run: (() -> term()), expect: term()}
+  @type call :: %{label: String.t(), run: function(), expect: term()}
 
   @long_type String.to_atom(String.duplicate("t", 255))
 

@@ -24,7 +24,7 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.MutatedFiles do
   @doc "Every file of the backend's fixture directory, dot files included."
   @spec fixtures(Backend.t()) :: [{String.t(), binary()}]
   def fixtures(backend) do
-    dir = Fixtures.dir(backend.fixtures)
+    dir = Fixtures.dir(backend.name)
     for name <- Enum.sort(File.ls!(dir)), do: {name, File.read!(Path.join(dir, name))}
   end
 

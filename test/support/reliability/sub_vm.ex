@@ -146,7 +146,7 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.SubVM do
   def kill(vm) do
     kill_os_pid(vm.os_pid)
 
-    case await_line(vm, fn _ -> false end, 30_000) do
+    case await_line(vm, fn _ -> false end, 120_000) do
       {:exit, status, lines} ->
         {:killed, status, lines}
 

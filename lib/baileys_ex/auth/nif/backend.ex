@@ -1,8 +1,9 @@
 defmodule BaileysEx.Auth.NIF.Backend do
   @moduledoc false
   # The public callbacks both drop-ins export, written once. Each function
-  # passes the context (or nil) to Rust with the backend's name; Rust resolves
-  # the directory, locks, reads and writes.
+  # passes the context (or nil) to `Common` with the backend's name and the
+  # module, which the originals name in their errors; Rust resolves the
+  # directory, locks, reads and writes.
 
   defmacro __using__(opts) do
     backend = Keyword.fetch!(opts, :backend)
@@ -20,14 +21,20 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @type context :: Path.t() | nil
 
       @doc """
-      Loads the credentials and returns the state with the options that make
-      BaileysEx's built-in Signal store (`BaileysEx.Auth.KeyStore`) persist keys
-      through this module. `save_creds` saves a `%BaileysEx.Auth.State{}` as is,
-      projects any other map through `State.creds_view/1`, and saves fresh
-      credentials for anything else.
+      Loads the credentials from `path` (nil for the configured default) and
+      returns the state, a `save_creds` function and the `connect_opts` that
+      make BaileysEx persist every Signal key through this module.
+
+      `connect_opts` name `BaileysEx.Auth.NIF.KeyStore` as the Signal store;
+      `signal_store_module: BaileysEx.Auth.KeyStore` in `opts` keeps
+      BaileysEx's own store (any store module taking `persistence_module` and
+      `persistence_context` options can be named). `save_creds` saves a
+      `%BaileysEx.Auth.State{}` as is, projects any other map through
+      `State.creds_view/1`, and saves fresh credentials for anything else.
       """
-      @spec unquote(helper)(context()) :: {:ok, map()} | {:error, term()}
-      def unquote(helper)(path \\ nil), do: Common.auth_state_helper(__MODULE__, @backend, path)
+      @spec unquote(helper)(context(), keyword()) :: {:ok, map()} | {:error, term()}
+      def unquote(helper)(path \\ nil, opts \\ []),
+        do: Common.auth_state_helper(__MODULE__, @backend, path, opts)
 
       @doc "Loads the credentials from the default directory."
       @spec load_credentials() :: {:ok, struct()} | {:error, term()}
@@ -38,7 +45,8 @@ defmodule BaileysEx.Auth.NIF.Backend do
       credentials (`BaileysEx.Auth.State.new/0`); nothing is written.
       """
       @spec load_credentials(context()) :: {:ok, struct()} | {:error, term()}
-      def load_credentials(context), do: Common.load_credentials(@backend, context, default())
+      def load_credentials(context),
+        do: Common.load_credentials(__MODULE__, @backend, context, default())
 
       @doc "Saves the credentials into the default directory."
       @spec save_credentials(struct()) :: :ok | {:error, term()}
@@ -47,7 +55,7 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @doc "Saves the credentials into `context`."
       @spec save_credentials(context(), struct()) :: :ok | {:error, term()}
       def save_credentials(context, state),
-        do: Common.save_credentials(@backend, context, default(), state)
+        do: Common.save_credentials(__MODULE__, @backend, context, default(), state)
 
       @doc "Loads one key from the default directory."
       @spec load_keys(atom(), term()) :: {:ok, term()} | {:error, term()}
@@ -56,7 +64,7 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @doc "Loads one key; a missing key is `{:error, :not_found}`."
       @spec load_keys(context(), atom(), term()) :: {:ok, term()} | {:error, term()}
       def load_keys(context, type, id),
-        do: Common.load_key(@backend, context, default(), type, id)
+        do: Common.load_key(__MODULE__, @backend, context, default(), type, id)
 
       @doc "Saves one key into the default directory."
       @spec save_keys(atom(), term(), term()) :: :ok | {:error, term()}
@@ -65,7 +73,7 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @doc "Saves one key and records its id in the manifest."
       @spec save_keys(context(), atom(), term(), term()) :: :ok | {:error, term()}
       def save_keys(context, type, id, value),
-        do: Common.save_key(@backend, context, default(), type, id, value)
+        do: Common.save_key(__MODULE__, @backend, context, default(), type, id, value)
 
       @doc "Deletes one key from the default directory."
       @spec delete_keys(atom(), term()) :: :ok | {:error, term()}
@@ -74,7 +82,7 @@ defmodule BaileysEx.Auth.NIF.Backend do
       @doc "Deletes one key; a missing key is `:ok`."
       @spec delete_keys(context(), atom(), term()) :: :ok | {:error, term()}
       def delete_keys(context, type, id),
-        do: Common.delete_key(@backend, context, default(), type, id)
+        do: Common.delete_key(__MODULE__, @backend, context, default(), type, id)
 
       @doc """
       Lists persisted key ids by type: the manifest's index merged with a scan
@@ -83,7 +91,8 @@ defmodule BaileysEx.Auth.NIF.Backend do
       """
       @spec list_persisted_keys(context()) ::
               {:ok, %{optional(atom()) => [String.t()]}} | {:error, term()}
-      def list_persisted_keys(context), do: Common.list_keys(@backend, context, default())
+      def list_persisted_keys(context),
+        do: Common.list_keys(__MODULE__, @backend, context, default())
 
       defp default, do: Common.configured_path(__MODULE__)
     end

@@ -2,10 +2,11 @@
 //! only strings, numbers, booleans, nil, lists and string-keyed maps, else
 //! `{:error, {:invalid_additional_data, message}}` naming kind and path.
 
+use super::errors::JsonError;
 use super::inspect::{inspect, inspect_atom};
 use super::limits::MAX_VALUE_DEPTH;
 use super::term::{is_boolean, is_number};
-use super::JsonError;
+
 use crate::value::{OpaqueKind, Value};
 
 enum Frame<'a> {

@@ -2,23 +2,27 @@
 
 use std::borrow::Cow;
 
+use super::access::{
+    enumerate, invalid_explicit, raw_get, raw_get_or, required, required_object, Item,
+};
 use super::additional_data;
 use super::buffer::{
     decode_buffer, decode_buffer_field, decode_optional_buffer, encode_buffer, encode_buffer_field,
     encode_optional_buffer,
 };
+use super::errors::{no_clause, JsonError};
 use super::inspect::inspect;
 use super::json_safe;
 use super::legacy;
 use super::limits::MAX_VALUE_DEPTH;
+use super::plain::plain;
 use super::structs::{self, default_account_settings, STATE, STATE_FIELDS};
-use super::syntax::Json;
 use super::term::{
-    atom_map, check_depth, dot_field, enumerate, fetch_field, invalid_explicit, make_struct,
-    no_clause, plain, raw_get, raw_get_or, required, required_object, struct_module, truthy, Item,
-    Raw,
+    atom_map, check_depth, dot_field, fetch_field, make_struct, struct_module, truthy,
 };
-use super::JsonError;
+use super::tree::Json;
+use super::vm_encode::Raw;
+
 use crate::value::Value;
 
 static EMPTY_MAP: Value = Value::Map(Vec::new());
@@ -277,7 +281,7 @@ fn decode_addressing_mode(json: Option<&Json>) -> Result<Value, JsonError> {
         Some(Json::Str(s)) if s == "lid" => Ok(Value::atom("lid")),
         Some(other) => Err(JsonError::Argument(format!(
             "unsupported addressing mode in compatibility JSON: {}",
-            super::term::inspect_json(other)
+            super::plain::inspect_json(other)
         ))),
     }
 }
@@ -345,7 +349,7 @@ fn decode_identifier(identifier: &Json) -> Result<Value, JsonError> {
     if !matches!(identifier, Json::Object(_)) {
         return Err(JsonError::Unsupported(format!(
             "expected a map, got: {}",
-            super::term::inspect_json(identifier)
+            super::plain::inspect_json(identifier)
         )));
     }
     Ok(atom_map(vec![
@@ -508,7 +512,7 @@ pub fn decode(json: &Json) -> Result<Value, JsonError> {
     if !matches!(json, Json::Object(_)) {
         return Err(JsonError::Unsupported(format!(
             "no case clause matching: {{:ok, {}}}",
-            super::term::inspect_json(json)
+            super::plain::inspect_json(json)
         )));
     }
     let get = |k: &str| json.get(k);

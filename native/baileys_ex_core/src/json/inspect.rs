@@ -5,6 +5,7 @@
 
 use std::cmp::Ordering;
 
+use super::number_text::short_float;
 use crate::value::{OpaqueKind, Value};
 
 const ITEM_LIMIT: usize = 50;
@@ -42,37 +43,18 @@ pub fn inspect_binary(bytes: &[u8]) -> String {
     out
 }
 
-/// Shortest round-trip float text in the VM's style (`1.0e16`, `0.0001`).
-pub fn elixir_float(f: f64) -> String {
+/// `inspect/1` of a float: integral values from 1 up to 1.0e16 with every
+/// digit (`1000000000000000.0`), anything else as `Float.to_string/1` has it.
+fn inspect_float(f: f64) -> String {
     if !f.is_finite() {
         return format!("{f}");
     }
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let sign = if f.is_sign_negative() { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        if exp >= 0 {
-            let int_len = exp as usize + 1;
-            let (int_part, frac_part) = if digits.len() > int_len {
-                (digits[..int_len].to_owned(), digits[int_len..].to_owned())
-            } else {
-                (
-                    format!("{digits}{}", "0".repeat(int_len - digits.len())),
-                    "0".to_owned(),
-                )
-            };
-            format!("{sign}{int_part}.{frac_part}")
-        } else {
-            let zeros = "0".repeat((-exp - 1) as usize);
-            format!("{sign}0.{zeros}{digits}")
-        }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let rest = if rest.is_empty() { "0" } else { rest };
-        format!("{sign}{first}.{rest}e{exp}")
+    let magnitude = f.abs();
+    if (1.0..1.0e16).contains(&magnitude) && magnitude.trunc() == magnitude {
+        // Below 1.0e16 the value fits an i64 exactly.
+        return format!("{}.0", f as i64);
     }
+    short_float(f)
 }
 
 fn is_alias_segment(s: &str) -> bool {
@@ -195,8 +177,12 @@ fn write_value(out: &mut String, value: &Value, depth: usize) {
     match value {
         Value::Atom(name) => out.push_str(&inspect_atom(name)),
         Value::Integer(n) => out.push_str(&n.to_string()),
-        Value::BigInteger(digits) => out.push_str(digits),
-        Value::Float(f) => out.push_str(&elixir_float(*f)),
+        Value::BigInteger(n) => match n.to_decimal() {
+            Some(text) => out.push_str(&text),
+            // Error messages only; the codecs refuse such an integer.
+            None => out.push_str("<integer too large to print>"),
+        },
+        Value::Float(f) => out.push_str(&inspect_float(*f)),
         Value::Binary(bytes) => write_binary(out, bytes),
         Value::List(items) => {
             let keyword = !items.is_empty()
@@ -300,8 +286,8 @@ fn number_cmp(a: &Value, b: &Value) -> Ordering {
         match v {
             Value::Integer(n) => *n as f64,
             Value::Float(f) => *f,
-            Value::BigInteger(d) => {
-                if d.starts_with('-') {
+            Value::BigInteger(n) => {
+                if n.is_negative() {
                     f64::MIN
                 } else {
                     f64::MAX
@@ -312,7 +298,7 @@ fn number_cmp(a: &Value, b: &Value) -> Ordering {
     }
     match (a, b) {
         (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
-        (Value::BigInteger(x), Value::BigInteger(y)) => big_cmp(x, y),
+        (Value::BigInteger(x), Value::BigInteger(y)) => x.cmp_value(y),
         _ => as_f64(a).total_cmp(&as_f64(b)),
     }
 }
@@ -397,13 +383,26 @@ mod tests {
 
     #[test]
     fn floats_use_the_vm_layout() {
-        assert_eq!(elixir_float(0.0001), "0.0001");
-        assert_eq!(elixir_float(2.0e-5), "2.0e-5");
-        assert_eq!(elixir_float(1.0e15), "1000000000000000.0");
-        assert_eq!(elixir_float(1.0e16), "1.0e16");
-        assert_eq!(elixir_float(123.456), "123.456");
-        assert_eq!(elixir_float(-1.5), "-1.5");
-        assert_eq!(elixir_float(0.0), "0.0");
+        // What Elixir's inspect/1 gives for each.
+        for (f, text) in [
+            (0.0001, "0.0001"),
+            (1.2e-4, "1.2e-4"),
+            (2.0e-5, "2.0e-5"),
+            (1.0e5, "100000.0"),
+            (1.0e15, "1000000000000000.0"),
+            (9007199254740992.0, "9007199254740992.0"),
+            (1.0e16, "1.0e16"),
+            (1.2345678901234568e17, "1.2345678901234568e17"),
+            (123.456, "123.456"),
+            (-1.5, "-1.5"),
+            (-1.0e3, "-1000.0"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1939183399297225.2, "1939183399297225.2"),
+        ] {
+            assert_eq!(inspect_float(f), text);
+            assert_eq!(inspect(&Value::Float(f)), text);
+        }
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! The "json-safe" value rules (spec section 5), used for `me`,
+//! The "json-safe" value rules (docs/FORMAT.md section 5), used for `me`,
 //! `additional_data`, tctoken fields and the free-form key types.
 
 use std::borrow::Cow;
 
 use super::buffer::{decode_buffer, encode_bytes, is_tagged};
+use super::errors::{not_iolist, JsonError};
+use super::fold::{fold, Step};
 use super::inspect::{big_cmp, inspect, inspect_atom, is_printable};
 use super::limits::{MAX_JSON_DEPTH, MAX_VALUE_DEPTH};
-use super::syntax::{Entry, Json};
-use super::term::{binary_str, fold, not_iolist, plain_scalar, struct_module, Step};
-use super::JsonError;
+use super::plain::{binary_str, plain_scalar};
+use super::term::struct_module;
+use super::tree::{Entry, Json};
+
 use crate::value::Value;
 
 /// `json_key/1`: atoms by name, UTF-8 binaries as they are.
@@ -49,7 +52,7 @@ pub fn encode(value: &Value) -> Result<Json<'_>, JsonError> {
                 Value::Atom(a) if a == "true" => Step::Leaf(Json::Bool(true)),
                 Value::Atom(a) if a == "false" => Step::Leaf(Json::Bool(false)),
                 Value::Integer(_) | Value::BigInteger(_) | Value::Float(_) => {
-                    Step::Leaf(super::term::number_json(node)?)
+                    Step::Leaf(super::vm_encode::number_json(node)?)
                 }
                 Value::Binary(bytes) => Step::Leaf(match std::str::from_utf8(bytes) {
                     Ok(s) if is_printable(bytes) => Json::str(s),
@@ -211,7 +214,7 @@ pub fn decode_optional(json: Option<&Json>) -> Result<Value, JsonError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::syntax::parse;
+    use crate::json::reader::parse;
 
     #[test]
     fn binaries_are_strings_only_when_printable() {

@@ -2,18 +2,22 @@
 
 use std::borrow::Cow;
 
+use super::access::{invalid_explicit, required};
 use super::buffer::{decode_buffer, encode_buffer, encode_buffer_field, encode_bytes, is_tagged};
 use super::creds::{decode_key_pair, encode_key_pair};
+use super::dedupe::dedupe_last_wins;
+use super::errors::{no_clause, JsonError};
 use super::inspect::inspect;
 use super::json_safe::{self, json_key};
 use super::legacy;
+use super::plain::{binary_str, inspect_json, plain};
+use super::sender_key;
+use super::session;
 use super::structs::{SENDER_KEY_RECORD, SESSION_RECORD};
-use super::syntax::{Entry, Json};
-use super::term::{
-    atom_map, binary_str, dedupe_last_wins, fetch_field, inspect_json, invalid_explicit, no_clause,
-    plain, required, Raw,
-};
-use super::{sender_key, session, JsonError};
+use super::term::{atom_map, fetch_field};
+use super::tree::{Entry, Json};
+use super::vm_encode::Raw;
+
 use crate::value::Value;
 
 static EMPTY_MAP: Value = Value::Map(Vec::new());

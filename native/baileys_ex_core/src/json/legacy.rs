@@ -6,12 +6,15 @@
 //! as in the original: a name outside it is an error, never a new atom.
 
 use super::buffer::{iolist_bytes, is_list_buffer};
+use super::dedupe::dedupe_last_wins;
+use super::errors::JsonError;
+use super::fold::{fold, Step};
 use super::inspect::inspect;
 use super::limits::MAX_JSON_DEPTH;
+use super::plain::{binary_str, inspect_json, plain, plain_scalar};
 use super::structs::{self, fields_of};
-use super::syntax::Json;
-use super::term::{binary_str, dedupe_last_wins, fold, inspect_json, plain, plain_scalar, Step};
-use super::JsonError;
+use super::tree::Json;
+
 use crate::value::Value;
 
 /// The names one key type may turn into atoms and structs.
@@ -167,17 +170,29 @@ pub const EMPTY: Context = Context {
     modules: &[],
 };
 
+/// Each key type's allow-list; other types get none.
+const BY_KEY_TYPE: [(&str, &Context); 6] = [
+    ("session", &SESSION),
+    ("pre-key", &PRE_KEY),
+    ("sender-key", &SENDER_KEY),
+    ("app-state-sync-key", &APP_STATE_SYNC_KEY),
+    ("app-state-sync-version", &APP_STATE_SYNC_VERSION),
+    ("tctoken", &TCTOKEN),
+];
+
 /// The allow-list for a key type; unknown types get none.
 pub fn context_for(key_type: &str) -> &'static Context {
-    match key_type {
-        "session" => &SESSION,
-        "pre-key" => &PRE_KEY,
-        "sender-key" => &SENDER_KEY,
-        "app-state-sync-key" => &APP_STATE_SYNC_KEY,
-        "app-state-sync-version" => &APP_STATE_SYNC_VERSION,
-        "tctoken" => &TCTOKEN,
-        _ => &EMPTY,
-    }
+    BY_KEY_TYPE
+        .iter()
+        .find(|(name, _)| *name == key_type)
+        .map_or(&EMPTY, |(_, ctx)| *ctx)
+}
+
+/// Every atom and module name on any allow-list.
+pub fn vocabulary() -> impl Iterator<Item = &'static str> {
+    std::iter::once(&CREDENTIALS)
+        .chain(BY_KEY_TYPE.iter().map(|(_, ctx)| *ctx))
+        .flat_map(|ctx| ctx.atoms.iter().chain(ctx.modules).copied())
 }
 
 /// `legacy_encoded?/1`: the top level carries a legacy marker.
@@ -451,7 +466,7 @@ pub fn decode_credentials(json: &Json) -> Result<Value, JsonError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::syntax::parse;
+    use crate::json::reader::parse;
 
     fn dec(text: &str, ctx: &Context) -> Result<Value, JsonError> {
         decode(&parse(text.as_bytes()).unwrap(), ctx)

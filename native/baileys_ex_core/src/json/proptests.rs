@@ -7,6 +7,8 @@ use super::sender_key::sender_message_key;
 use super::structs;
 use super::term::{atom_map, make_struct};
 use super::{decode_credentials, decode_key, encode_credentials, encode_key};
+
+use crate::bigint::BigInt;
 use crate::value::{OpaqueKind, Value};
 
 const KEY_TYPES: [&str; 11] = [
@@ -83,8 +85,9 @@ fn float() -> impl Strategy<Value = Value> {
 }
 
 fn big() -> impl Strategy<Value = Value> {
-    ("-?", "[1-9][0-9]{19,30}")
-        .prop_map(|(sign, digits)| Value::BigInteger(format!("{sign}{digits}")))
+    ("-?", "[1-9][0-9]{19,30}").prop_map(|(sign, digits)| {
+        Value::BigInteger(BigInt::from_decimal(&format!("{sign}{digits}")).unwrap())
+    })
 }
 
 /// Keys that the json-safe reader cannot mistake for a Buffer tag or a
@@ -516,7 +519,10 @@ fn any_value() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(Value::Float),
         bin(),
         text(),
-        Just(Value::BigInteger("12x".into())),
+        Just(Value::BigInteger(BigInt::from_le_bytes(
+            false,
+            &[0xFF; 5_000]
+        ))),
         prop::sample::select(vec![
             OpaqueKind::Pid,
             OpaqueKind::Port,

@@ -10,15 +10,17 @@ use std::borrow::Cow;
 use hkdf::Hkdf;
 use sha2::Sha256;
 
+use super::access::{enumerate, invalid_explicit, required, Item};
 use super::buffer::{decode_buffer_field, encode_buffer};
 use super::creds::{decode_key_pair, encode_key_pair};
+use super::errors::{no_clause, JsonError};
 use super::inspect::inspect;
+use super::plain::plain;
 use super::structs::{SENDER_CHAIN_KEY, SENDER_KEY_RECORD, SENDER_KEY_STATE, SENDER_MESSAGE_KEY};
-use super::syntax::Json;
-use super::term::{
-    dot_field, enumerate, invalid_explicit, make_struct, no_clause, plain, required, Item, Raw,
-};
-use super::JsonError;
+use super::term::{dot_field, make_struct};
+use super::tree::Json;
+use super::vm_encode::Raw;
+
 use crate::value::Value;
 
 const WHISPER_GROUP: &[u8] = b"WhisperGroup";
@@ -215,7 +217,7 @@ mod tests {
     fn derivation_matches_the_fixture() {
         // First message key of sender-key 120363025246125486@g.us::15559876543::0 in set_a.
         let seed =
-            crate::json::buffer::decode64("zMvdHuvCX+gFNtLwpU8KMyaPvCmN18DLUaJQQCIRNIQ=").unwrap();
+            crate::json::base64::decode64("zMvdHuvCX+gFNtLwpU8KMyaPvCmN18DLUaJQQCIRNIQ=").unwrap();
         let (iv, cipher_key) = derive_message_key(&seed);
         assert_eq!(
             iv,
@@ -226,8 +228,8 @@ mod tests {
 
     #[test]
     fn inspects_items() {
-        let j = crate::json::syntax::parse(br#"{"sender_key_states":[{"sender_chain_key":{"iteration":1,"seed":{"type":"Buffer","data":""}},"sender_message_keys":{"a":1},"sender_signing_key":{}}]}"#).unwrap();
+        let j = crate::json::reader::parse(br#"{"sender_key_states":[{"sender_chain_key":{"iteration":1,"seed":{"type":"Buffer","data":""}},"sender_message_keys":{"a":1},"sender_signing_key":{}}]}"#).unwrap();
         assert!(matches!(decode(&j), Err(JsonError::Unsupported(_))));
-        let _ = crate::json::term::inspect_json(&j);
+        let _ = crate::json::plain::inspect_json(&j);
     }
 }

@@ -4,19 +4,21 @@
 
 use std::borrow::Cow;
 
-use super::buffer::{
-    decode64, decode_buffer, decode_optional_buffer, encode64, encode_buffer,
-    encode_optional_buffer,
-};
+use super::access::{invalid_explicit, raw_get, required_object};
+use super::base64::{decode64, encode64};
+use super::buffer::{decode_buffer, decode_optional_buffer, encode_buffer, encode_optional_buffer};
 use super::creds::{decode_optional_key_pair, encode_optional_key_pair};
+use super::dedupe::dedupe_last_wins;
+use super::errors::{no_clause, JsonError};
 use super::inspect::inspect;
+use super::number_text::int_text;
+use super::plain::inspect_json;
 use super::structs::SESSION_RECORD;
-use super::syntax::{int_text, Entry, Json};
-use super::term::{
-    atom_map, dedupe_last_wins, dot_field, fetch_field, inspect_json, invalid_explicit,
-    make_struct, no_clause, raw_get, required_object, Raw,
-};
-use super::JsonError;
+use super::term::{atom_map, dot_field, fetch_field, make_struct};
+use super::tree::{Entry, Json};
+use super::vm_encode::Raw;
+
+use crate::bigint::BigInt;
 use crate::value::Value;
 
 fn obj(entries: Vec<Entry<'_>>) -> Json<'_> {
@@ -128,7 +130,9 @@ fn string_to_integer(text: &str) -> Result<(Value, bool), JsonError> {
     let exact = canonical == text;
     let value = match canonical.parse::<i64>() {
         Ok(n) => Value::Integer(n),
-        Err(_) => Value::BigInteger(canonical),
+        Err(_) => BigInt::from_decimal(&canonical)
+            .map(Value::BigInteger)
+            .map_err(|_| JsonError::IntegerTooLarge)?,
     };
     Ok((value, exact))
 }
@@ -162,7 +166,7 @@ fn encode_message_keys(map: &Value) -> Result<Json<'_>, JsonError> {
     for (k, v) in entries {
         let key = match k {
             Value::Integer(n) => Cow::Owned(int_text(*n, &mut [0u8; 20]).to_owned()),
-            Value::BigInteger(d) => Cow::Borrowed(d.as_str()),
+            Value::BigInteger(n) => Cow::Owned(n.to_decimal().ok_or(JsonError::IntegerTooLarge)?),
             _ => return Err(JsonError::Argument(
                 "errors were found at the given arguments:\n\n  * 1st argument: not an integer\n"
                     .to_owned(),

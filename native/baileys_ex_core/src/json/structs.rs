@@ -3,6 +3,7 @@
 //! default, unknown keys are dropped).
 
 use super::term::{atom_map, make_struct};
+
 use crate::value::Value;
 
 pub const STATE: &str = "Elixir.BaileysEx.Auth.State";
@@ -79,19 +80,31 @@ pub fn default_account_settings() -> Value {
     ])
 }
 
+/// Every allow-listed struct module with its field names.
+const STRUCTS: [(&str, &[&str]); 8] = [
+    (STATE, &STATE_FIELDS),
+    (ADV_SIGNED_DEVICE_IDENTITY, &ADV_FIELDS),
+    (MESSAGE_KEY, &MESSAGE_KEY_FIELDS),
+    (SESSION_RECORD, &SESSION_RECORD_FIELDS),
+    (SENDER_KEY_RECORD, &SENDER_KEY_RECORD_FIELDS),
+    (SENDER_KEY_STATE, &SENDER_KEY_STATE_FIELDS),
+    (SENDER_CHAIN_KEY, &SENDER_CHAIN_KEY_FIELDS),
+    (SENDER_MESSAGE_KEY, &SENDER_MESSAGE_KEY_FIELDS),
+];
+
 /// Field names of an allow-listed struct module.
 pub fn fields_of(module: &str) -> Option<&'static [&'static str]> {
-    Some(match module {
-        STATE => &STATE_FIELDS,
-        ADV_SIGNED_DEVICE_IDENTITY => &ADV_FIELDS,
-        MESSAGE_KEY => &MESSAGE_KEY_FIELDS,
-        SESSION_RECORD => &SESSION_RECORD_FIELDS,
-        SENDER_KEY_RECORD => &SENDER_KEY_RECORD_FIELDS,
-        SENDER_KEY_STATE => &SENDER_KEY_STATE_FIELDS,
-        SENDER_CHAIN_KEY => &SENDER_CHAIN_KEY_FIELDS,
-        SENDER_MESSAGE_KEY => &SENDER_MESSAGE_KEY_FIELDS,
-        _ => return None,
-    })
+    STRUCTS
+        .iter()
+        .find(|(name, _)| *name == module)
+        .map(|(_, fields)| *fields)
+}
+
+/// The struct modules and every field name.
+pub fn vocabulary() -> impl Iterator<Item = &'static str> {
+    STRUCTS
+        .iter()
+        .flat_map(|(module, fields)| std::iter::once(*module).chain(fields.iter().copied()))
 }
 
 fn default_of(module: &str, field: &str) -> Value {

@@ -6,11 +6,12 @@ defmodule BaileysEx.Auth.NIF.BaselineTest do
   alias BaileysEx.Auth.NIF.Baseline.FilePersistence, as: JSONBaseline
   alias BaileysEx.Auth.NIF.Baseline.JSONCodec
   alias BaileysEx.Auth.NIF.Baseline.NativeFilePersistence, as: ETFBaseline
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.State
 
-  @etf_manifest ".baileys_ex_native_file_persistence.etf"
-  @json_manifest ".baileys_ex_file_persistence.json"
+  @etf_manifest Backends.fetch!(:etf).manifest_file
+  @json_manifest Backends.fetch!(:json).manifest_file
 
   setup do
     dir = Path.join(System.tmp_dir!(), "baseline_test_#{System.unique_integer([:positive])}")
@@ -391,7 +392,7 @@ defmodule BaileysEx.Auth.NIF.BaselineTest do
                  signal_store_opts: [persistence_module: module, persistence_context: dir]
                ]
 
-        creds = Map.from_struct(%State{auth.state | registration_id: 77, platform: "web"})
+        creds = Map.from_struct(struct!(auth.state, registration_id: 77, platform: "web"))
         assert auth.save_creds.(%{creds: creds}) == :ok
         assert {:ok, %State{registration_id: 77, platform: "web"}} = module.load_credentials(dir)
         assert auth.save_creds.(auth.state) == :ok
@@ -456,7 +457,7 @@ defmodule BaileysEx.Auth.NIF.BaselineTest do
         end)
 
       on_exit(fn -> send(holder, :release) end)
-      assert_receive :locked, 5_000
+      assert_receive :locked, 60_000
 
       # A different file, a different requester: still blocked, because the
       # module alone is the resource.
@@ -464,7 +465,7 @@ defmodule BaileysEx.Auth.NIF.BaselineTest do
       assert Task.yield(writer, 300) == nil
 
       send(holder, :release)
-      assert Task.await(writer, 10_000) == :ok
+      assert Task.await(writer, 120_000) == :ok
     end
   end
 

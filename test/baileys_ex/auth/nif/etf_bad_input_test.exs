@@ -2,68 +2,14 @@ defmodule BaileysEx.Auth.NIF.EtfBadInputTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.State
 
-  @manifest ".baileys_ex_native_file_persistence.etf"
+  @manifest Backends.fetch!(:etf).manifest_file
 
   describe "invalid arguments are returned as errors" do
-    @tag :tmp_dir
-    test "a context that is not a binary", %{tmp_dir: tmp_dir} do
-      state = DeterministicAuth.state(300)
-
-      for ctx <- [42, ~c"auth_dir", %{path: tmp_dir}, {:dir, tmp_dir}, :auth_dir, 1.5] do
-        error = {:error, {:invalid_context, ctx}}
-
-        assert Persistence.load_credentials(ctx) == error
-        assert Persistence.save_credentials(ctx, state) == error
-        assert Persistence.load_keys(ctx, :session, "a.0") == error
-        assert Persistence.save_keys(ctx, :session, "a.0", %{}) == error
-        assert Persistence.delete_keys(ctx, :session, "a.0") == error
-        assert Persistence.list_persisted_keys(ctx) == error
-        assert Persistence.use_native_file_auth_state(ctx) == error
-      end
-
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "a key type that is not an atom", %{tmp_dir: tmp_dir} do
-      for type <- ["session", 1, {:session}, [:session], self()] do
-        error = {:error, {:invalid_key_type, type}}
-
-        assert Persistence.load_keys(tmp_dir, type, "a.0") == error
-        assert Persistence.save_keys(tmp_dir, type, "a.0", %{}) == error
-        assert Persistence.delete_keys(tmp_dir, type, "a.0") == error
-      end
-
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "a key id without String.Chars", %{tmp_dir: tmp_dir} do
-      for id <- [self(), %{a: 1}, {1, 2}, make_ref(), fn -> :ok end] do
-        error = {:error, {:invalid_key_id, id}}
-
-        assert Persistence.load_keys(tmp_dir, :session, id) == error
-        assert Persistence.save_keys(tmp_dir, :session, id, %{}) == error
-        assert Persistence.delete_keys(tmp_dir, :session, id) == error
-      end
-
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "credentials that are not a State struct", %{tmp_dir: tmp_dir} do
-      for creds <- [%{}, %{platform: "x"}, nil, "creds", {:state}, [registered: true]] do
-        assert Persistence.save_credentials(tmp_dir, creds) ==
-                 {:error, {:invalid_credentials, creds}}
-      end
-
-      assert File.ls!(tmp_dir) == []
-    end
-
     @tag :tmp_dir
     test "the calling process survives a burst of bad calls and the backend keeps working", %{
       tmp_dir: tmp_dir
@@ -237,7 +183,7 @@ defmodule BaileysEx.Auth.NIF.EtfBadInputTest do
       tmp_dir: tmp_dir
     } do
       json_manifest =
-        File.read!(Path.join(Fixtures.dir(:json), ".baileys_ex_file_persistence.json"))
+        File.read!(Path.join(Fixtures.dir(:json), Backends.fetch!(:json).manifest_file))
 
       File.write!(Path.join(tmp_dir, @manifest), json_manifest)
 
@@ -307,8 +253,9 @@ defmodule BaileysEx.Auth.NIF.EtfAtomTableTest do
   use ExUnit.Case, async: false
 
   alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
 
-  @manifest ".baileys_ex_native_file_persistence.etf"
+  @manifest Backends.fetch!(:etf).manifest_file
 
   @tag :tmp_dir
   test "loading files full of unknown atoms does not grow the atom table", %{tmp_dir: tmp_dir} do

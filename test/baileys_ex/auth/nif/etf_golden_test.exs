@@ -6,9 +6,10 @@ defmodule BaileysEx.Auth.NIF.EtfGoldenTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.Fixtures
 
-  @manifest ".baileys_ex_native_file_persistence.etf"
+  @manifest Backends.fetch!(:etf).manifest_file
   @otp_release List.to_string(:erlang.system_info(:otp_release))
   @fixture_otp "25"
 

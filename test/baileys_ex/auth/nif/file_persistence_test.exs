@@ -1,44 +1,26 @@
 defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
+  @moduledoc """
+  What only the JSON backend does: Baileys-compatible JSON on disk, the
+  checks of values JSON cannot hold, JSON decode errors, legacy codecs and
+  depth limits. The behaviour both backends share is in
+  `parity/contract_test.exs` and `drop_in_test.exs`.
+  """
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.Baseline.JSONCodec
   alias BaileysEx.Auth.NIF.FilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
-  alias BaileysEx.Auth.NIF.Test.KeyStoreDispatch
+  alias BaileysEx.Auth.NIF.Test.Parity
   alias BaileysEx.Auth.State
   alias BaileysEx.Protocol.Proto.ADVSignedDeviceIdentity
   alias BaileysEx.Signal.SessionRecord
 
-  @manifest ".baileys_ex_file_persistence.json"
+  @manifest Backends.fetch!(:json).manifest_file
 
-  # A real Signal base key: not valid UTF-8, so it can only live in JSON as base64.
-  @non_utf8_base_key <<5, 47, 94, 146, 126, 20, 145, 64, 167, 132, 196, 186, 86, 38, 23, 215, 31,
-                       144, 133, 214, 230, 196, 84, 64, 227, 163, 144, 29, 239, 76, 133, 227, 35>>
+  @non_utf8_base_key Parity.non_utf8_base_key()
 
   describe "credentials" do
-    @tag :tmp_dir
-    test "a missing creds.json gives fresh unregistered credentials and writes nothing", %{
-      tmp_dir: tmp_dir
-    } do
-      assert {:ok, %State{} = first} = Persistence.load_credentials(tmp_dir)
-      assert first.registered == false
-      assert %{public: <<_::binary-size(32)>>, private: <<_::binary-size(32)>>} = first.noise_key
-      assert File.ls!(tmp_dir) == []
-
-      assert {:ok, %State{} = second} = Persistence.load_credentials(tmp_dir)
-      assert second.noise_key != first.noise_key
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "a missing directory is created, but no file in it", %{tmp_dir: tmp_dir} do
-      path = Path.join([tmp_dir, "nested", "auth"])
-
-      assert {:ok, %State{registered: false}} = Persistence.load_credentials(path)
-      assert File.dir?(path)
-      assert File.ls!(path) == []
-    end
-
     @tag :tmp_dir
     test "credentials roundtrip with binaries in additional_data", %{tmp_dir: tmp_dir} do
       state =
@@ -71,44 +53,11 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     end
 
     @tag :tmp_dir
-    test "saving credentials writes an empty manifest next to them", %{tmp_dir: tmp_dir} do
-      assert :ok = Persistence.save_credentials(tmp_dir, json_state(51))
-
-      assert Enum.sort(File.ls!(tmp_dir)) == Enum.sort([@manifest, "creds.json"])
-
-      assert read_json(tmp_dir, @manifest) == %{
-               "backend" => "file_persistence",
-               "version" => 1,
-               "key_index" => %{}
-             }
-    end
-
-    @tag :tmp_dir
-    test "a later save replaces the credentials", %{tmp_dir: tmp_dir} do
-      first = json_state(52)
-      second = %{first | platform: "second", account_sync_counter: 9}
-
-      assert :ok = Persistence.save_credentials(tmp_dir, first)
-      assert :ok = Persistence.save_credentials(tmp_dir, second)
-      assert {:ok, ^second} = Persistence.load_credentials(tmp_dir)
-    end
-
-    @tag :tmp_dir
     test "a creds.json holding JSON null is treated as missing", %{tmp_dir: tmp_dir} do
       File.write!(Path.join(tmp_dir, "creds.json"), "null")
 
       assert {:ok, %State{registered: false}} = Persistence.load_credentials(tmp_dir)
       assert File.ls!(tmp_dir) == ["creds.json"]
-    end
-
-    @tag :tmp_dir
-    test "an orphan creds temp file is ignored; the committed state wins", %{tmp_dir: tmp_dir} do
-      committed = json_state(53, %{platform: "stable"})
-      assert :ok = Persistence.save_credentials(tmp_dir, committed)
-
-      File.write!(Path.join(tmp_dir, "creds.json.tmp-12345"), ~s({"platform":"orphan"}))
-
-      assert {:ok, ^committed} = Persistence.load_credentials(tmp_dir)
     end
   end
 
@@ -614,101 +563,6 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     end
   end
 
-  describe "keys" do
-    @tag :tmp_dir
-    test "a missing key is :not_found and writes nothing", %{tmp_dir: tmp_dir} do
-      assert {:error, :not_found} = Persistence.load_keys(tmp_dir, :session, "nobody.0")
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "keys live in sanitised per-key files and can be deleted", %{tmp_dir: tmp_dir} do
-      assert :ok =
-               Persistence.save_keys(tmp_dir, :"device-list", "alice/device:0", [
-                 "primary",
-                 "companion"
-               ])
-
-      assert {:ok, ["primary", "companion"]} =
-               Persistence.load_keys(tmp_dir, :"device-list", "alice/device:0")
-
-      assert Enum.sort(File.ls!(tmp_dir)) == [@manifest, "device-list-alice__device-0.json"]
-      assert read_json(tmp_dir, "device-list-alice__device-0.json") == ["primary", "companion"]
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{"device-list" => ["alice/device:0"]}
-
-      assert :ok = Persistence.delete_keys(tmp_dir, :"device-list", "alice/device:0")
-      refute File.exists?(Path.join(tmp_dir, "device-list-alice__device-0.json"))
-
-      assert {:error, :not_found} =
-               Persistence.load_keys(tmp_dir, :"device-list", "alice/device:0")
-
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{"device-list" => []}
-    end
-
-    @tag :tmp_dir
-    test "ids that sanitise to the same name share one file", %{tmp_dir: tmp_dir} do
-      assert :ok = Persistence.save_keys(tmp_dir, :"device-list", "alice/device:0", ["a"])
-      assert {:ok, ["a"]} = Persistence.load_keys(tmp_dir, :"device-list", "alice__device-0")
-      assert {:ok, ["a"]} = Persistence.load_keys(tmp_dir, :"device-list", "alice/device-0")
-    end
-
-    @tag :tmp_dir
-    test "integer ids are stored under their string form", %{tmp_dir: tmp_dir} do
-      pair = DeterministicAuth.x25519_key_pair(5)
-
-      assert :ok = Persistence.save_keys(tmp_dir, :"pre-key", 5, pair)
-      assert File.exists?(Path.join(tmp_dir, "pre-key-5.json"))
-      assert {:ok, ^pair} = Persistence.load_keys(tmp_dir, :"pre-key", 5)
-      assert {:ok, ^pair} = Persistence.load_keys(tmp_dir, :"pre-key", "5")
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{"pre-key" => ["5"]}
-
-      assert :ok = Persistence.delete_keys(tmp_dir, :"pre-key", 5)
-      assert {:error, :not_found} = Persistence.load_keys(tmp_dir, :"pre-key", "5")
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{"pre-key" => []}
-    end
-
-    @tag :tmp_dir
-    test "deleting a missing key is :ok and creates no manifest", %{tmp_dir: tmp_dir} do
-      assert :ok = Persistence.delete_keys(tmp_dir, :session, "ghost.0")
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "session records keyed by non-UTF-8 binaries roundtrip", %{tmp_dir: tmp_dir} do
-      refute String.valid?(@non_utf8_base_key)
-
-      record =
-        SessionRecord.new()
-        |> SessionRecord.put_session(@non_utf8_base_key, session(@non_utf8_base_key))
-        |> SessionRecord.put_session(<<0, 255, 128>>, session_without_pending(<<0, 255, 128>>))
-
-      assert :ok = Persistence.save_keys(tmp_dir, :session, "16268980123.0", record)
-      assert {:ok, ^record} = Persistence.load_keys(tmp_dir, :session, "16268980123.0")
-    end
-
-    @tag :tmp_dir
-    test "other type atoms are saved and loaded as json-safe values but never indexed", %{
-      tmp_dir: tmp_dir
-    } do
-      value = %{"list" => [1, "two", nil, true], "raw" => <<0, 1>>}
-
-      assert :ok = Persistence.save_keys(tmp_dir, :"custom-type", "x", value)
-      assert File.exists?(Path.join(tmp_dir, "custom-type-x.json"))
-      assert {:ok, ^value} = Persistence.load_keys(tmp_dir, :"custom-type", "x")
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{}
-      assert {:ok, %{}} == Persistence.list_persisted_keys(tmp_dir)
-    end
-
-    @tag :tmp_dir
-    test "an orphan key temp file is ignored; the committed value wins", %{tmp_dir: tmp_dir} do
-      assert :ok = Persistence.save_keys(tmp_dir, :"device-list", "15551234567", ["0", "2"])
-      File.write!(Path.join(tmp_dir, "device-list-15551234567.json.tmp-98765"), ~s(["9"]))
-
-      assert {:ok, ["0", "2"]} = Persistence.load_keys(tmp_dir, :"device-list", "15551234567")
-      assert {:ok, %{"device-list": ["15551234567"]}} == Persistence.list_persisted_keys(tmp_dir)
-    end
-  end
-
   describe "concurrent writers" do
     @tag :tmp_dir
     test "concurrent writes of creds.json leave one complete, decodable state", %{
@@ -723,7 +577,7 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
             for _ <- 1..5, do: Persistence.save_credentials(tmp_dir, state)
           end)
         end)
-        |> Enum.map(&Task.await(&1, 30_000))
+        |> Enum.map(&Task.await(&1, 300_000))
 
       assert List.flatten(results) == List.duplicate(:ok, 60)
 
@@ -732,86 +586,9 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
       assert %{"platform" => "writer-" <> _} = read_json(tmp_dir, "creds.json")
       assert Enum.sort(File.ls!(tmp_dir)) == Enum.sort([@manifest, "creds.json"])
     end
-
-    @tag :tmp_dir
-    test "concurrent saves of different keys lose no manifest entry", %{tmp_dir: tmp_dir} do
-      ids = for n <- 1..24, do: "1555000#{n}.0"
-
-      ids
-      |> Enum.map(fn id ->
-        Task.async(fn -> Persistence.save_keys(tmp_dir, :"device-list", id, [id]) end)
-      end)
-      |> Enum.each(&assert(Task.await(&1, 30_000) == :ok))
-
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{"device-list" => Enum.sort(ids)}
-
-      for id <- ids do
-        assert {:ok, [^id]} = Persistence.load_keys(tmp_dir, :"device-list", id)
-      end
-    end
   end
 
   describe "manifest" do
-    @tag :tmp_dir
-    test "re-saving an indexed key or unchanged credentials does not rewrite the manifest", %{
-      tmp_dir: tmp_dir
-    } do
-      manifest = Path.join(tmp_dir, @manifest)
-      state = json_state(70)
-
-      assert :ok = Persistence.save_credentials(tmp_dir, state)
-      assert :ok = Persistence.save_keys(tmp_dir, :session, "a.0", SessionRecord.new())
-      first = File.stat!(manifest)
-      bytes = File.read!(manifest)
-
-      assert :ok = Persistence.save_keys(tmp_dir, :session, "a.0", session_record(70))
-      assert :ok = Persistence.save_credentials(tmp_dir, %{state | platform: "again"})
-      assert :ok = Persistence.delete_keys(tmp_dir, :session, "never-saved.0")
-
-      assert File.stat!(manifest).inode == first.inode
-      assert File.read!(manifest) == bytes
-      assert {:ok, record} = Persistence.load_keys(tmp_dir, :session, "a.0")
-      assert record == session_record(70)
-
-      assert :ok = Persistence.save_keys(tmp_dir, :session, "b.0", SessionRecord.new())
-      assert File.stat!(manifest).inode != first.inode
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{"session" => ["a.0", "b.0"]}
-    end
-
-    @tag :tmp_dir
-    test "the manifest index stays unique and sorted", %{tmp_dir: tmp_dir} do
-      for id <- ["b", "a", "c", "a", "b"] do
-        assert :ok = Persistence.save_keys(tmp_dir, :"device-list", id, [id])
-      end
-
-      assert :ok = Persistence.save_keys(tmp_dir, :tctoken, "t", %{token: "x", timestamp: 1})
-
-      assert read_json(tmp_dir, @manifest) == %{
-               "backend" => "file_persistence",
-               "version" => 1,
-               "key_index" => %{"device-list" => ["a", "b", "c"], "tctoken" => ["t"]}
-             }
-    end
-
-    @tag :tmp_dir
-    test "unknown types and malformed ids in an existing manifest are dropped on rewrite", %{
-      tmp_dir: tmp_dir
-    } do
-      File.write!(
-        Path.join(tmp_dir, @manifest),
-        ~s({"backend":"file_persistence","version":1,) <>
-          ~s("key_index":{"bogus":["x"],"session":["b","a","a",7]}})
-      )
-
-      assert :ok =
-               Persistence.save_keys(tmp_dir, :"pre-key", "1", %{public: <<1>>, private: <<2>>})
-
-      assert read_json(tmp_dir, @manifest)["key_index"] == %{
-               "session" => ["a", "b"],
-               "pre-key" => ["1"]
-             }
-    end
-
     @tag :tmp_dir
     test "a manifest holding JSON null counts as missing", %{tmp_dir: tmp_dir} do
       File.write!(Path.join(tmp_dir, @manifest), "null")
@@ -827,44 +604,6 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     end
 
     @tag :tmp_dir
-    test "another backend's manifest is refused by every call", %{tmp_dir: tmp_dir} do
-      File.write!(
-        Path.join(tmp_dir, @manifest),
-        ~s({"backend":"native_file_persistence","version":1,"key_index":{}})
-      )
-
-      assert_all_calls_fail(
-        tmp_dir,
-        {:unexpected_persistence_backend, Persistence, "native_file_persistence"}
-      )
-    end
-
-    @tag :tmp_dir
-    test "another format version is refused by every call", %{tmp_dir: tmp_dir} do
-      File.write!(
-        Path.join(tmp_dir, @manifest),
-        ~s({"backend":"file_persistence","version":2,"key_index":{}})
-      )
-
-      assert_all_calls_fail(tmp_dir, {:unsupported_persistence_version, Persistence, 2})
-    end
-
-    @tag :tmp_dir
-    test "a version that is not an integer reads as an unexpected backend, as in the original",
-         %{tmp_dir: tmp_dir} do
-      for version <- [~s("1"), "1.0", "null"] do
-        File.write!(
-          Path.join(tmp_dir, @manifest),
-          ~s({"backend":"file_persistence","version":#{version}})
-        )
-
-        assert Persistence.load_keys(tmp_dir, :session, "a.0") ==
-                 {:error, {:unexpected_persistence_backend, Persistence, "file_persistence"}},
-               version
-      end
-    end
-
-    @tag :tmp_dir
     test "a manifest that is not JSON is invalid metadata carrying the decode error", %{
       tmp_dir: tmp_dir
     } do
@@ -872,24 +611,6 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
       reason = {:invalid_persistence_metadata, Persistence, {:invalid_byte, 0, ?g}}
 
       assert_all_calls_fail(tmp_dir, reason)
-    end
-
-    @tag :tmp_dir
-    test "a manifest of the wrong shape is invalid metadata carrying the decoded term", %{
-      tmp_dir: tmp_dir
-    } do
-      for {body, term} <- [
-            {"[1,2]", [1, 2]},
-            {~s({"version":1}), %{"version" => 1}},
-            {~s("file_persistence"), "file_persistence"},
-            {"7", 7}
-          ] do
-        File.write!(Path.join(tmp_dir, @manifest), body)
-
-        assert Persistence.load_keys(tmp_dir, :session, "a") ==
-                 {:error, {:invalid_persistence_metadata, Persistence, term}},
-               body
-      end
 
       File.write!(Path.join(tmp_dir, @manifest), "{")
 
@@ -898,112 +619,7 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     end
   end
 
-  describe "list_persisted_keys/1" do
-    @tag :tmp_dir
-    test "an empty or missing directory lists nothing", %{tmp_dir: tmp_dir} do
-      assert {:ok, %{}} == Persistence.list_persisted_keys(tmp_dir)
-      assert {:ok, %{}} == Persistence.list_persisted_keys(Path.join(tmp_dir, "missing"))
-    end
-
-    @tag :tmp_dir
-    test "merges the manifest with a lossy directory scan", %{tmp_dir: tmp_dir} do
-      assert :ok = Persistence.save_keys(tmp_dir, :"device-list", "alice/device:0", ["0"])
-      assert :ok = Persistence.save_keys(tmp_dir, :"sender-key-memory", "g@g.us", %{"d" => true})
-      assert :ok = Persistence.save_keys(tmp_dir, :"app-state-sync-key", "AAAA/+8x", <<1>>)
-      assert :ok = Persistence.save_keys(tmp_dir, :"pre-key", 12, %{public: <<1>>, private: nil})
-
-      assert {:ok,
-              %{
-                "device-list": ["alice/device-0", "alice/device:0"],
-                "sender-key-memory": ["g@g.us"],
-                "app-state-sync-key": ["AAAA/+8x"],
-                "pre-key": ["12"]
-              }} == Persistence.list_persisted_keys(tmp_dir)
-    end
-
-    @tag :tmp_dir
-    test "the scan restores the sender-key pattern only for sender keys", %{tmp_dir: tmp_dir} do
-      for name <- [
-            "sender-key-120363@g.us--15550001111--3.json",
-            "sender-key-weird--name.json",
-            "device-list-a--b--0.json",
-            "sender-key-memory-a--b--0.json",
-            "session-x__y.json"
-          ] do
-        File.write!(Path.join(tmp_dir, name), "{}")
-      end
-
-      assert {:ok,
-              %{
-                "sender-key": ["120363@g.us::15550001111::3", "weird--name"],
-                "device-list": ["a--b--0"],
-                "sender-key-memory": ["a--b--0"],
-                session: ["x/y"]
-              }} == Persistence.list_persisted_keys(tmp_dir)
-    end
-
-    @tag :tmp_dir
-    test "the scan skips creds, the manifest, temp files, other extensions and other types", %{
-      tmp_dir: tmp_dir
-    } do
-      assert :ok = Persistence.save_credentials(tmp_dir, json_state(80))
-
-      for name <- [
-            "session-a.json.tmp-1",
-            "session-b.etf",
-            "session-c.json.bak",
-            "custom-d.json",
-            "sessionless.json",
-            "creds.json.tmp-2"
-          ] do
-        File.write!(Path.join(tmp_dir, name), "{}")
-      end
-
-      assert {:ok, %{}} == Persistence.list_persisted_keys(tmp_dir)
-    end
-  end
-
   describe "use_multi_file_auth_state/1" do
-    @tag :tmp_dir
-    test "returns the stored state and connect options for the KeyStore", %{tmp_dir: tmp_dir} do
-      state = json_state(90, %{platform: "ios"})
-      assert :ok = Persistence.save_credentials(tmp_dir, state)
-
-      assert {:ok, %{state: ^state, connect_opts: connect_opts, save_creds: save_creds}} =
-               Persistence.use_multi_file_auth_state(tmp_dir)
-
-      assert connect_opts == [
-               signal_store_module: BaileysEx.Auth.KeyStore,
-               signal_store_opts: [persistence_module: Persistence, persistence_context: tmp_dir]
-             ]
-
-      assert is_function(save_creds, 1)
-    end
-
-    @tag :tmp_dir
-    test "on a fresh directory it returns fresh credentials and writes nothing", %{
-      tmp_dir: tmp_dir
-    } do
-      assert {:ok, %{state: %State{registered: false}}} =
-               Persistence.use_multi_file_auth_state(tmp_dir)
-
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "save_creds stores a State as is", %{tmp_dir: tmp_dir} do
-      assert {:ok, auth} = Persistence.use_multi_file_auth_state(tmp_dir)
-
-      updated = %{
-        auth.state
-        | pairing_code: "ABC-123",
-          additional_data: %{"labels" => ["json"], "pair" => [1, 2]}
-      }
-
-      assert :ok = auth.save_creds.(updated)
-      assert {:ok, ^updated} = Persistence.load_credentials(tmp_dir)
-    end
-
     @tag :tmp_dir
     test "save_creds validates additional_data like save_credentials", %{tmp_dir: tmp_dir} do
       assert {:ok, auth} = Persistence.use_multi_file_auth_state(tmp_dir)
@@ -1012,20 +628,6 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
                auth.save_creds.(%{auth.state | additional_data: %{labels: [:native]}})
 
       assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "save_creds projects a map with a nested :creds map", %{tmp_dir: tmp_dir} do
-      assert {:ok, auth} = Persistence.use_multi_file_auth_state(tmp_dir)
-
-      creds =
-        json_state(92)
-        |> Map.from_struct()
-        |> Map.merge(%{platform: "web", registered: true, registration_id: 321})
-
-      assert :ok = auth.save_creds.(%{creds: creds, keys: :ignored})
-      assert {:ok, loaded} = Persistence.load_credentials(tmp_dir)
-      assert loaded == struct(State, creds)
     end
 
     # The original's creds encoder has no clause for a nil key pair and raises.
@@ -1040,132 +642,6 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
                auth.save_creds.(%{creds: creds, keys: :ignored})
 
       assert is_binary(message)
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "save_creds turns a flat map into a State, dropping unknown fields", %{
-      tmp_dir: tmp_dir
-    } do
-      assert {:ok, auth} = Persistence.use_multi_file_auth_state(tmp_dir)
-      state = json_state(91)
-
-      fields =
-        state
-        |> Map.from_struct()
-        |> Map.put(:platform, "flat")
-        |> Map.put(:not_a_state_field, true)
-
-      assert :ok = auth.save_creds.(fields)
-      assert {:ok, loaded} = Persistence.load_credentials(tmp_dir)
-      assert loaded == %{state | platform: "flat"}
-    end
-
-    @tag :tmp_dir
-    test "save_creds stores fresh credentials for anything that is not a map", %{
-      tmp_dir: tmp_dir
-    } do
-      assert {:ok, auth} = Persistence.use_multi_file_auth_state(tmp_dir)
-      assert :ok = auth.save_creds.(:not_a_map)
-
-      assert File.exists?(Path.join(tmp_dir, "creds.json"))
-      assert {:ok, %State{registered: false} = loaded} = Persistence.load_credentials(tmp_dir)
-      assert %{public: <<_::binary-size(32)>>} = loaded.noise_key
-      assert loaded.noise_key != auth.state.noise_key
-    end
-  end
-
-  describe "contract" do
-    @tag :tmp_dir
-    test "credentials and a key set roundtrip through KeyStore-style dispatch and are listed", %{
-      tmp_dir: tmp_dir
-    } do
-      path = Path.join(tmp_dir, "compat_json")
-      state = contract_state(410)
-      record = session_record(410)
-      token = %{token: <<9, 8, 7>>, timestamp: "1710000000"}
-      call = fn fun, args -> KeyStoreDispatch.call(Persistence, path, fun, args) end
-
-      assert :ok = Persistence.save_credentials(path, state)
-      assert :ok = call.(:save_keys, [:"device-list", "15551234567", ["0", "2"]])
-      assert :ok = call.(:save_keys, [:"identity-key", "alice.0", <<1, 2, 3>>])
-      assert :ok = call.(:save_keys, [:session, "16268980123.0", record])
-      assert :ok = call.(:save_keys, [:tctoken, "15551234567@s.whatsapp.net", token])
-
-      assert {:ok, ^state} = Persistence.load_credentials(path)
-      assert {:ok, ["0", "2"]} = call.(:load_keys, [:"device-list", "15551234567"])
-      assert {:ok, <<1, 2, 3>>} = call.(:load_keys, [:"identity-key", "alice.0"])
-      assert {:ok, ^record} = call.(:load_keys, [:session, "16268980123.0"])
-
-      # The JSON codec always reads back a sender_timestamp (nil when absent).
-      assert {:ok, %{token: <<9, 8, 7>>, timestamp: "1710000000", sender_timestamp: nil}} ==
-               call.(:load_keys, [:tctoken, "15551234567@s.whatsapp.net"])
-
-      assert {:ok,
-              %{
-                "device-list": ["15551234567"],
-                "identity-key": ["alice.0"],
-                session: ["16268980123.0"],
-                tctoken: ["15551234567@s.whatsapp.net"]
-              }} == Persistence.list_persisted_keys(path)
-
-      assert {:ok, auth} = Persistence.use_multi_file_auth_state(path)
-      assert auth.state == state
-      assert auth.connect_opts[:signal_store_opts][:persistence_context] == path
-
-      updated = %{state | pairing_code: "PAIR-410", platform: "contract-updated-410"}
-      assert :ok = auth.save_creds.(updated)
-      assert {:ok, ^updated} = Persistence.load_credentials(path)
-
-      assert :ok = call.(:delete_keys, [:"identity-key", "alice.0"])
-      assert {:error, :not_found} = call.(:load_keys, [:"identity-key", "alice.0"])
-    end
-  end
-
-  describe "invalid arguments are returned as errors" do
-    @tag :tmp_dir
-    test "a context that is not a binary", %{tmp_dir: tmp_dir} do
-      state = json_state(300)
-
-      for ctx <- [42, ~c"auth_dir", %{path: tmp_dir}, :auth_dir] do
-        error = {:error, {:invalid_context, ctx}}
-
-        assert Persistence.load_credentials(ctx) == error
-        assert Persistence.save_credentials(ctx, state) == error
-        assert Persistence.load_keys(ctx, :session, "a.0") == error
-        assert Persistence.save_keys(ctx, :session, "a.0", SessionRecord.new()) == error
-        assert Persistence.delete_keys(ctx, :session, "a.0") == error
-        assert Persistence.list_persisted_keys(ctx) == error
-        assert Persistence.use_multi_file_auth_state(ctx) == error
-      end
-
-      assert File.ls!(tmp_dir) == []
-    end
-
-    @tag :tmp_dir
-    test "a key type that is not an atom, an id without String.Chars, credentials that are not a State",
-         %{tmp_dir: tmp_dir} do
-      for type <- ["session", 1, {:session}] do
-        error = {:error, {:invalid_key_type, type}}
-
-        assert Persistence.load_keys(tmp_dir, type, "a.0") == error
-        assert Persistence.save_keys(tmp_dir, type, "a.0", []) == error
-        assert Persistence.delete_keys(tmp_dir, type, "a.0") == error
-      end
-
-      for id <- [self(), %{a: 1}, {1, 2}] do
-        error = {:error, {:invalid_key_id, id}}
-
-        assert Persistence.load_keys(tmp_dir, :session, id) == error
-        assert Persistence.save_keys(tmp_dir, :session, id, []) == error
-        assert Persistence.delete_keys(tmp_dir, :session, id) == error
-      end
-
-      for creds <- [%{}, %{platform: "x"}, nil, "creds"] do
-        assert Persistence.save_credentials(tmp_dir, creds) ==
-                 {:error, {:invalid_credentials, creds}}
-      end
-
       assert File.ls!(tmp_dir) == []
     end
   end
@@ -1256,7 +732,8 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
       opts = auth.connect_opts[:signal_store_opts]
 
       helper_ok =
-        auth.connect_opts[:signal_store_module] == Module.concat(["BaileysEx", "Auth", "KeyStore"]) and
+        auth.connect_opts[:signal_store_module] ==
+          Module.concat(["BaileysEx", "Auth", "NIF", "KeyStore"]) and
           Keyword.get(opts, :persistence_module) == mod and
           Keyword.get(opts, :persistence_context) == dir and
           is_struct(auth.state, state_mod) and auth.state.platform == "compat-helper" and
@@ -1322,93 +799,7 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     %{entry | key: Map.merge(%{remote_jid_alt: nil, participant_alt: nil, server_id: nil}, key)}
   end
 
-  defp contract_state(seed) do
-    json_state(seed, %{
-      platform: "contract-#{seed}",
-      routing_info: <<1, 2, 3, rem(seed, 256)>>,
-      pairing_code: "PAIR-#{seed}",
-      additional_data: %{"labels" => ["alpha", "beta"], "nested" => %{"token" => <<5, 6, 7>>}},
-      processed_history_messages: [
-        %{
-          key: %{
-            id: "hist-#{seed}",
-            remote_jid: "15551234567@s.whatsapp.net",
-            remote_jid_alt: nil,
-            participant: nil,
-            participant_alt: nil,
-            from_me: false,
-            addressing_mode: :lid,
-            server_id: 7
-          },
-          message_timestamp: 1_710_000_000 + seed
-        }
-      ]
-    })
-  end
-
-  defp session(base_key) do
-    %{
-      current_ratchet: %{
-        root_key: <<11, 12, 13>>,
-        ephemeral_key_pair: %{public: <<14, 15, 16>>, private: <<17, 18, 19>>},
-        last_remote_ephemeral: <<20, 21, 22>>,
-        previous_counter: 7
-      },
-      index_info: %{
-        remote_identity_key: <<23, 24, 25>>,
-        local_identity_key: <<26, 27, 28>>,
-        base_key: base_key,
-        base_key_type: :sending,
-        closed: -1
-      },
-      pending_pre_key: %{signed_pre_key_id: 9, base_key: <<29, 30>>, pre_key_id: 10},
-      registration_id: 12_345,
-      chains: %{
-        <<31, 32, 33>> => %{
-          chain_key: %{counter: 1, key: <<34, 35, 36>>},
-          chain_type: :receiving,
-          message_keys: %{7 => <<42, 43, 44>>}
-        }
-      }
-    }
-  end
-
-  defp session_without_pending(base_key) do
-    %{
-      session(base_key)
-      | pending_pre_key: nil,
-        chains: %{
-          <<200, 201>> => %{
-            chain_key: %{counter: 0, key: <<1>>},
-            chain_type: :sending,
-            message_keys: %{}
-          }
-        }
-    }
-  end
-
-  defp session_record(seed) do
-    base_key = :binary.copy(<<rem(seed, 256)>>, 32)
-
-    SessionRecord.put_session(SessionRecord.new(), base_key, %{
-      current_ratchet: %{
-        root_key: :binary.copy(<<0xAA>>, 32),
-        ephemeral_key_pair: %{public: :binary.copy(<<1>>, 32), private: :binary.copy(<<2>>, 32)},
-        last_remote_ephemeral: :binary.copy(<<3>>, 32),
-        previous_counter: 0
-      },
-      index_info: %{
-        remote_identity_key: <<5>> <> :binary.copy(<<4>>, 32),
-        local_identity_key: <<5>> <> :binary.copy(<<5>>, 32),
-        base_key: base_key,
-        base_key_type: :sending,
-        closed: nil
-      },
-      chains: %{},
-      pending_pre_key: nil,
-      registration_id: 42
-    })
-  end
+  defp session(base_key), do: Parity.small_session(base_key, %{7 => <<42, 43, 44>>})
 
   defp buffer(bytes), do: %{"type" => "Buffer", "data" => Base.encode64(bytes)}
 
@@ -1462,96 +853,5 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     assert File.exists?(Path.join(ebin, "Elixir.BaileysEx.Auth.NIF.FilePersistence.beam"))
     refute File.exists?(Path.join(ebin, "Elixir.BaileysEx.Auth.State.beam"))
     ebin
-  end
-end
-
-defmodule BaileysEx.Auth.NIF.FilePersistenceDefaultPathTest do
-  # Changes application env and the working directory: must not run concurrently.
-  use ExUnit.Case, async: false
-
-  alias BaileysEx.Auth.NIF.FilePersistence, as: Persistence
-  alias BaileysEx.Auth.NIF.Test.DeterministicAuth
-
-  @app :baileys_ex_nif_persistence
-
-  setup do
-    previous = Application.fetch_env(@app, Persistence)
-    previous_cwd = File.cwd!()
-
-    on_exit(fn ->
-      File.cd!(previous_cwd)
-
-      case previous do
-        {:ok, value} -> Application.put_env(@app, Persistence, value)
-        :error -> Application.delete_env(@app, Persistence)
-      end
-    end)
-
-    :ok
-  end
-
-  @tag :tmp_dir
-  test "the context-free arity uses the configured path and matches the context arity", %{
-    tmp_dir: tmp_dir
-  } do
-    configured = Path.join(tmp_dir, "configured")
-    explicit = Path.join(tmp_dir, "explicit")
-    Application.put_env(@app, Persistence, path: configured)
-
-    state = %{DeterministicAuth.state(200) | processed_history_messages: []}
-    pair = DeterministicAuth.x25519_key_pair(201)
-
-    assert Persistence.load_keys(:"pre-key", "1") == {:error, :not_found}
-    assert Persistence.save_credentials(state) == :ok
-    assert Persistence.save_credentials(explicit, state) == :ok
-    assert Persistence.save_keys(:"pre-key", "1", pair) == :ok
-    assert Persistence.save_keys(explicit, :"pre-key", "1", pair) == :ok
-    assert Persistence.save_keys(:"device-list", "x/y:0", ["0"]) == :ok
-    assert Persistence.save_keys(explicit, :"device-list", "x/y:0", ["0"]) == :ok
-
-    assert Persistence.load_credentials() == {:ok, state}
-    assert Persistence.load_credentials(explicit) == {:ok, state}
-    assert Persistence.load_keys(:"pre-key", "1") == {:ok, pair}
-    assert Persistence.load_keys(explicit, :"pre-key", "1") == {:ok, pair}
-
-    assert Persistence.delete_keys(:"device-list", "x/y:0") == :ok
-    assert Persistence.delete_keys(explicit, :"device-list", "x/y:0") == :ok
-    assert Persistence.load_keys(:"device-list", "x/y:0") == {:error, :not_found}
-
-    assert Persistence.list_persisted_keys(configured) ==
-             Persistence.list_persisted_keys(explicit)
-
-    assert Persistence.list_persisted_keys(nil) == Persistence.list_persisted_keys(explicit)
-    assert dir_contents(configured) == dir_contents(explicit)
-
-    assert {:ok, auth} = Persistence.use_multi_file_auth_state()
-    assert auth.state == state
-
-    assert auth.connect_opts[:signal_store_opts] == [
-             persistence_module: Persistence,
-             persistence_context: configured
-           ]
-  end
-
-  @tag :tmp_dir
-  test "without configuration the default is baileys_auth_info under the cwd", %{
-    tmp_dir: tmp_dir
-  } do
-    Application.delete_env(@app, Persistence)
-    File.cd!(tmp_dir)
-    expected = Path.join(File.cwd!(), "baileys_auth_info")
-
-    assert Persistence.save_keys(:"device-list", "d", ["0"]) == :ok
-    assert File.exists?(Path.join(expected, "device-list-d.json"))
-    assert Persistence.load_keys(nil, :"device-list", "d") == {:ok, ["0"]}
-
-    assert {:ok, auth} = Persistence.use_multi_file_auth_state()
-    assert auth.connect_opts[:signal_store_opts][:persistence_context] == expected
-  end
-
-  defp dir_contents(dir) do
-    for name <- Enum.sort(File.ls!(dir)), into: %{} do
-      {name, File.read!(Path.join(dir, name))}
-    end
   end
 end

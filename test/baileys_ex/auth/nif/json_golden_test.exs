@@ -7,11 +7,11 @@ defmodule BaileysEx.Auth.NIF.JsonGoldenTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.Baseline.FilePersistence, as: Baseline
-  alias BaileysEx.Auth.NIF.Baseline.JSONCodec
   alias BaileysEx.Auth.NIF.FilePersistence, as: Persistence
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.Fixtures
 
-  @manifest ".baileys_ex_file_persistence.json"
+  @manifest Backends.fetch!(:json).manifest_file
 
   describe "loading the json/ fixture directory" do
     @tag :tmp_dir
@@ -255,7 +255,7 @@ defmodule BaileysEx.Auth.NIF.JsonGoldenTest do
     end
   else
     defp decode_json!(text) do
-      {:ok, term} = JSONCodec.decode(text)
+      {:ok, term} = BaileysEx.Auth.NIF.Baseline.JSONCodec.decode(text)
       term
     end
   end

@@ -3,8 +3,8 @@ defmodule BaileysEx.Auth.NIF.LargeValuesTest do
   # tests pin that path to the same results as the inline one.
   use ExUnit.Case, async: true
 
-  alias BaileysEx.Auth.NIF.FilePersistence, as: Json
   alias BaileysEx.Auth.NIF.NativeFilePersistence, as: Etf
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Signal.SessionRecord
 
   defp big_session do
@@ -37,7 +37,7 @@ defmodule BaileysEx.Auth.NIF.LargeValuesTest do
     })
   end
 
-  for {name, store, ext} <- [{"ETF", Etf, ".etf"}, {"JSON", Json, ".json"}] do
+  for %{title: name, module: store, ext: ext} <- Backends.all() do
     @store store
     @ext ext
 

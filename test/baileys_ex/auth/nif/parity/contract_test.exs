@@ -1,6 +1,6 @@
 defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
   @moduledoc """
-  The auth persistence contract (FORMAT.md sections 1-5), written once and run
+  The auth persistence contract (docs/FORMAT.md, sections 1-5), written once and run
   against every implementation present: ours, the pure-Elixir baselines and,
   in an app that has `baileys_ex` installed, the real BaileysEx modules (see
   `BaileysEx.Auth.NIF.Test.Parity.implementations/0`). Only behaviour the
@@ -9,16 +9,18 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
   """
   use ExUnit.Case, async: true
 
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.NIF.Test.KeyStoreDispatch
   alias BaileysEx.Auth.NIF.Test.Parity
   alias BaileysEx.Auth.State
+  alias BaileysEx.Signal.SessionRecord
 
   for {impl, kind, helper} <- Parity.implementations() do
     describe inspect(impl) do
       @describetag :tmp_dir
-      @describetag impl: impl, kind: kind, helper: helper
+      @describetag impl: impl, kind: kind, helper: helper, backend: Backends.fetch!(kind)
 
       test "missing credentials give a fresh unregistered state and write nothing", ctx do
         %{impl: impl, tmp_dir: tmp} = ctx
@@ -37,16 +39,15 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
       end
 
       test "credentials round-trip and a second save replaces them", ctx do
-        %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        layout = Parity.layout(kind)
+        %{impl: impl, kind: kind, backend: backend, tmp_dir: dir} = ctx
         state = Parity.creds(kind, 11)
 
         assert impl.save_credentials(dir, state) == :ok
         assert impl.load_credentials(dir) == {:ok, state}
-        assert Enum.sort(File.ls!(dir)) == Enum.sort([layout.creds, layout.manifest])
+        assert Enum.sort(File.ls!(dir)) == Enum.sort([backend.creds_file, backend.manifest_file])
 
         assert Parity.read_manifest(kind, dir) ==
-                 %{"backend" => layout.backend, "version" => 1, "key_index" => %{}}
+                 %{"backend" => backend.backend_id, "version" => 1, "key_index" => %{}}
 
         newer = %{Parity.creds(kind, 12) | me: nil, account: nil, registered: false}
         assert impl.save_credentials(dir, newer) == :ok
@@ -55,7 +56,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         fresh = State.new()
         assert impl.save_credentials(dir, fresh) == :ok
         assert impl.load_credentials(dir) == {:ok, fresh}
-        assert Enum.sort(File.ls!(dir)) == Enum.sort([layout.creds, layout.manifest])
+        assert Enum.sort(File.ls!(dir)) == Enum.sort([backend.creds_file, backend.manifest_file])
       end
 
       if kind == :json do
@@ -83,7 +84,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
           end
 
           refute File.exists?(Path.join(dir, "creds.json"))
-          refute File.exists?(Path.join(dir, Parity.layout(:json).manifest))
+          refute File.exists?(Path.join(dir, Backends.fetch!(:json).manifest_file))
         end
 
         test "a key value with no JSON form is an ArgumentError and writes no key", ctx do
@@ -184,6 +185,23 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         end
       end
 
+      test "session records keyed by non-UTF-8 binaries round-trip", ctx do
+        %{impl: impl, tmp_dir: dir} = ctx
+        base_key = Parity.non_utf8_base_key()
+        refute String.valid?(base_key)
+        message_keys = %{0 => <<1, 2>>, 1 => <<3, 4>>, 7 => <<42, 43, 44>>}
+
+        record = %SessionRecord{
+          sessions: %{
+            base_key => Parity.small_session(base_key, message_keys),
+            <<0, 255, 128>> => session_without_pending(<<0, 255, 128>>)
+          }
+        }
+
+        assert impl.save_keys(dir, :session, "16268980123.0", record) == :ok
+        assert impl.load_keys(dir, :session, "16268980123.0") == {:ok, record}
+      end
+
       test "the fixture directory written by BaileysEx loads back", ctx do
         %{impl: impl, kind: kind, tmp_dir: tmp} = ctx
         dir = Fixtures.copy_to_tmp(kind, tmp)
@@ -203,12 +221,12 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
       end
 
       test "saving a key again replaces it; integer ids are saved under to_string", ctx do
-        %{impl: impl, kind: kind, tmp_dir: dir} = ctx
+        %{impl: impl, kind: kind, backend: backend, tmp_dir: dir} = ctx
         first = DeterministicAuth.x25519_key_pair(7)
         second = DeterministicAuth.x25519_key_pair(8)
 
         assert impl.save_keys(dir, :"pre-key", 7, first) == :ok
-        assert File.regular?(Path.join(dir, "pre-key-7" <> Parity.layout(kind).ext))
+        assert File.regular?(Path.join(dir, "pre-key-7" <> backend.ext))
         assert impl.load_keys(dir, :"pre-key", 7) == {:ok, first}
         assert impl.load_keys(dir, :"pre-key", "7") == {:ok, first}
 
@@ -219,11 +237,13 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
         assert impl.delete_keys(dir, :"pre-key", 7) == :ok
         assert impl.load_keys(dir, :"pre-key", "7") == {:error, :not_found}
+        assert Parity.read_manifest(kind, dir)["key_index"] == %{"pre-key" => []}
       end
 
       test "a missing key is :not_found and loading it writes nothing", ctx do
         %{impl: impl, tmp_dir: dir} = ctx
 
+        assert impl.list_persisted_keys(dir) == {:ok, %{}}
         assert impl.load_keys(dir, :session, "15551112222.1") == {:error, :not_found}
         assert impl.load_keys(dir, :"custom-type", "x") == {:error, :not_found}
         assert File.ls!(dir) == []
@@ -235,7 +255,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
       end
 
       test "delete removes the file and its index entry; a missing key is :ok", ctx do
-        %{impl: impl, kind: kind, tmp_dir: dir} = ctx
+        %{impl: impl, kind: kind, backend: backend, tmp_dir: dir} = ctx
         record = Parity.session_record(2)
 
         assert impl.save_keys(dir, :session, "a.0", record) == :ok
@@ -252,7 +272,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.delete_keys(dir, :session, "b.0") == :ok
         assert impl.list_persisted_keys(dir) == {:ok, %{session: []}}
         assert Parity.read_manifest(kind, dir)["key_index"] == %{"session" => []}
-        assert File.ls!(dir) == [Parity.layout(kind).manifest]
+        assert File.ls!(dir) == [backend.manifest_file]
       end
 
       test "deleting from a directory without a manifest writes nothing", ctx do
@@ -264,9 +284,32 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert File.ls!(dir) == []
       end
 
+      test "orphan temp files are ignored; the committed values win", ctx do
+        %{impl: impl, kind: kind, backend: backend, tmp_dir: tmp} = ctx
+        {dir, other} = {Path.join(tmp, "auth"), Path.join(tmp, "other")}
+        committed = Parity.creds(kind, 15)
+        id = "15551234567"
+        key_file = Parity.key_file(kind, :"device-list", id)
+
+        assert impl.save_credentials(dir, committed) == :ok
+        assert impl.save_keys(dir, :"device-list", id, ["0", "2"]) == :ok
+
+        # Each orphan is a complete file of another value, left by a writer
+        # that stopped before its rename.
+        assert impl.save_credentials(other, Parity.creds(kind, 16)) == :ok
+        assert impl.save_keys(other, :"device-list", id, ["9"]) == :ok
+
+        for {name, tail} <- [{backend.creds_file, ".tmp-12345"}, {key_file, ".tmp-98765"}] do
+          File.cp!(Path.join(other, name), Path.join(dir, name <> tail))
+        end
+
+        assert impl.load_credentials(dir) == {:ok, committed}
+        assert impl.load_keys(dir, :"device-list", id) == {:ok, ["0", "2"]}
+        assert impl.list_persisted_keys(dir) == {:ok, %{"device-list": [id]}}
+      end
+
       test "the manifest keeps every persisted type's ids unique and sorted", ctx do
-        %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        layout = Parity.layout(kind)
+        %{impl: impl, kind: kind, backend: backend, tmp_dir: dir} = ctx
         pair = DeterministicAuth.x25519_key_pair(9)
 
         assert impl.save_keys(dir, :session, "s1", Parity.session_record(1)) == :ok
@@ -278,7 +321,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.delete_keys(dir, :"lid-mapping", "absent") == :ok
 
         assert Parity.read_manifest(kind, dir) == %{
-                 "backend" => layout.backend,
+                 "backend" => backend.backend_id,
                  "version" => 1,
                  "key_index" => %{"session" => ["s0", "s1"], "pre-key" => [], "lid-mapping" => []}
                }
@@ -286,12 +329,22 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.load_keys(dir, :"custom-type", "c") == {:ok, ["unlisted"]}
       end
 
+      test "other key types are saved and loaded but never indexed or listed", ctx do
+        %{impl: impl, kind: kind, backend: backend, tmp_dir: dir} = ctx
+        value = %{"list" => [1, "two", nil, true], "raw" => <<0, 1>>}
+
+        assert impl.save_keys(dir, :"custom-type", "x", value) == :ok
+        assert File.regular?(Path.join(dir, "custom-type-x" <> backend.ext))
+        assert impl.load_keys(dir, :"custom-type", "x") == {:ok, value}
+        assert Parity.read_manifest(kind, dir)["key_index"] == %{}
+        assert impl.list_persisted_keys(dir) == {:ok, %{}}
+      end
+
       test "a manifest written by someone else is normalised on read and on rewrite", ctx do
-        %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        layout = Parity.layout(kind)
+        %{impl: impl, kind: kind, backend: backend, tmp_dir: dir} = ctx
 
         foreign = %{
-          "backend" => layout.backend,
+          "backend" => backend.backend_id,
           "version" => 1,
           "key_index" => %{
             "session" => ["b", "a", "a", 3],
@@ -301,7 +354,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
           "extra" => true
         }
 
-        File.write!(Path.join(dir, layout.manifest), Parity.encode_manifest(kind, foreign))
+        File.write!(Path.join(dir, backend.manifest_file), Parity.encode_manifest(kind, foreign))
 
         assert impl.list_persisted_keys(dir) ==
                  {:ok, %{session: ["a", "b"], "pre-key": ["single"]}}
@@ -309,16 +362,24 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.save_keys(dir, :session, "c", Parity.session_record(3)) == :ok
 
         assert Parity.read_manifest(kind, dir) == %{
-                 "backend" => layout.backend,
+                 "backend" => backend.backend_id,
                  "version" => 1,
                  "key_index" => %{"session" => ["a", "b", "c"], "pre-key" => ["single"]}
                }
       end
 
       test "file names are sanitised and both spellings reach the same file", ctx do
-        %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        ext = Parity.layout(kind).ext
+        %{impl: impl, kind: kind, backend: %{ext: ext}, tmp_dir: dir} = ctx
         pair = DeterministicAuth.x25519_key_pair(12)
+
+        device_file = Path.join(dir, "device-list-alice__device-0" <> ext)
+        two = ["primary", "companion"]
+        assert impl.save_keys(dir, :"device-list", "alice/device:0", two) == :ok
+        assert_stored(kind, device_file, two)
+
+        assert Parity.read_manifest(kind, dir)["key_index"] == %{
+                 "device-list" => ["alice/device:0"]
+               }
 
         assert impl.save_keys(dir, :"device-list", "alice/device:0", ["primary"]) == :ok
         assert impl.save_keys(dir, :"pre-key", "josé/📱:1", pair) == :ok
@@ -333,15 +394,22 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
         assert impl.load_keys(dir, :"device-list", "alice/device-0") == {:ok, ["primary"]}
         assert impl.load_keys(dir, :"device-list", "alice__device:0") == {:ok, ["primary"]}
+        assert impl.load_keys(dir, :"device-list", "alice__device-0") == {:ok, ["primary"]}
         assert impl.load_keys(dir, :"pre-key", "josé/📱-1") == {:ok, pair}
 
         assert impl.save_keys(dir, :"device-list", "alice/device-0", ["companion"]) == :ok
         assert impl.load_keys(dir, :"device-list", "alice/device:0") == {:ok, ["companion"]}
         assert length(File.ls!(dir)) == 4
+
+        # Deleting either spelling removes the one file, and only that id from the index.
+        assert impl.delete_keys(dir, :"device-list", "alice/device:0") == :ok
+        refute File.exists?(device_file)
+        assert impl.load_keys(dir, :"device-list", "alice/device-0") == {:error, :not_found}
+        assert Parity.read_manifest(kind, dir)["key_index"]["device-list"] == ["alice/device-0"]
       end
 
       test "list_persisted_keys merges the manifest with the lossy directory scan", ctx do
-        %{impl: impl, kind: kind, tmp_dir: dir} = ctx
+        %{impl: impl, backend: backend, tmp_dir: dir} = ctx
         record = Parity.sender_key_record(4)
 
         assert impl.list_persisted_keys(Path.join(dir, "new")) == {:ok, %{}}
@@ -349,6 +417,8 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         saves = [
           {:"device-list", "alice/device:0", ["primary"]},
           {:"pre-key", "josé/📱:1", DeterministicAuth.x25519_key_pair(13)},
+          {:"pre-key", 12, DeterministicAuth.x25519_key_pair(14)},
+          {:"app-state-sync-key", "AAAA/+8x", %{key_data: <<1, 2, 3>>}},
           {:"sender-key", "120363000000000002@g.us::15551112222::3", record},
           {:"sender-key", "g/x::bob::0", record},
           {:"sender-key", "weird:id", record},
@@ -363,7 +433,8 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
         expected = %{
           "device-list": ["alice/device-0", "alice/device:0"],
-          "pre-key": ["josé/📱-1", "josé/📱:1"],
+          "pre-key": Enum.sort(["12", "josé/📱-1", "josé/📱:1"]),
+          "app-state-sync-key": ["AAAA/+8x"],
           "sender-key":
             Enum.sort([
               "120363000000000002@g.us::15551112222::3",
@@ -380,7 +451,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert impl.list_persisted_keys(dir) == {:ok, expected}
 
         # Scan only (a file nobody indexed) and manifest only (an indexed file that is gone).
-        ext = Parity.layout(kind).ext
+        ext = backend.ext
 
         File.cp!(
           Path.join(dir, "session-15551112222.1" <> ext),
@@ -398,20 +469,45 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
                   }}
       end
 
+      test "the scan restores the sender-key id pattern only for sender keys", ctx do
+        %{impl: impl, kind: kind, backend: %{ext: ext}, tmp_dir: dir} = ctx
+
+        for name <- [
+              "sender-key-120363@g.us--15550001111--3",
+              "sender-key-weird--name",
+              "device-list-a--b--0",
+              "sender-key-memory-a--b--0",
+              "session-x__y"
+            ] do
+          File.write!(Path.join(dir, name <> ext), Parity.encode_manifest(kind, %{}))
+        end
+
+        assert impl.list_persisted_keys(dir) ==
+                 {:ok,
+                  %{
+                    "sender-key": ["120363@g.us::15550001111::3", "weird--name"],
+                    "device-list": ["a--b--0"],
+                    "sender-key-memory": ["a--b--0"],
+                    session: ["x/y"]
+                  }}
+      end
+
       test "the scan skips creds, the manifest, temp files, other names and extensions",
            ctx do
-        %{impl: impl, kind: kind, tmp_dir: dir} = ctx
-        ext = Parity.layout(kind).ext
-        other_ext = if kind == :etf, do: ".json", else: ".etf"
+        %{impl: impl, kind: kind, backend: %{ext: ext} = backend, tmp_dir: dir} = ctx
+        other_ext = Backends.other(backend).ext
 
         assert impl.save_credentials(dir, Parity.creds(kind, 14)) == :ok
         assert impl.save_keys(dir, :session, "kept", Parity.session_record(5)) == :ok
 
         for name <- [
               "session-half-written" <> ext <> ".tmp-123",
+              "creds" <> ext <> ".tmp-2",
               "session-half.tmp-9" <> ext,
+              "session-backup" <> ext <> ".bak",
               "session-foreign" <> other_ext,
               "random" <> ext,
+              "sessionless" <> ext,
               "custom-type-x" <> ext,
               "session-no-extension"
             ] do
@@ -422,16 +518,26 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
       end
 
       test "the auth-state helper returns the state, connect_opts and save_creds", ctx do
-        %{impl: impl, kind: kind, helper: helper, tmp_dir: tmp} = ctx
+        %{impl: impl, kind: kind, helper: helper, backend: backend, tmp_dir: tmp} = ctx
         dir = Path.join(tmp, "auth")
 
-        assert {:ok, %{state: %State{registered: false}, connect_opts: opts, save_creds: save}} =
-                 apply(impl, helper, [dir])
+        assert {:ok,
+                %{
+                  state: %State{registered: false} = initial,
+                  connect_opts: opts,
+                  save_creds: save
+                }} = apply(impl, helper, [dir])
 
         assert File.ls!(dir) == []
 
+        # Ours names its own Signal store; the originals name BaileysEx's.
+        store =
+          if impl == backend.module,
+            do: BaileysEx.Auth.NIF.KeyStore,
+            else: BaileysEx.Auth.KeyStore
+
         assert opts == [
-                 signal_store_module: BaileysEx.Auth.KeyStore,
+                 signal_store_module: store,
                  signal_store_opts: [persistence_module: impl, persistence_context: dir]
                ]
 
@@ -449,9 +555,16 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert save.(Map.from_struct(creds)) == :ok
         assert impl.load_credentials(dir) == {:ok, creds}
 
+        flat = creds |> Map.from_struct() |> Map.merge(%{platform: "flat", not_a_field: true})
+        assert save.(flat) == :ok
+        assert impl.load_credentials(dir) == {:ok, %{creds | platform: "flat"}}
+
         assert save.(:not_a_state) == :ok
+        assert File.regular?(Path.join(dir, backend.creds_file))
         assert {:ok, %State{registered: false} = fresh} = impl.load_credentials(dir)
+        assert %{public: <<_::binary-32>>, private: <<_::binary-32>>} = fresh.noise_key
         assert fresh.noise_key != creds.noise_key
+        assert fresh.noise_key != initial.noise_key
       end
 
       test "connect_opts carry the directory exactly as it was given", ctx do
@@ -464,8 +577,8 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
       end
 
       test "a manifest of the other backend is refused by every call", ctx do
-        %{kind: kind, tmp_dir: dir} = ctx
-        other = Parity.layout(kind).other_backend
+        %{backend: backend, tmp_dir: dir} = ctx
+        other = Backends.other(backend).backend_id
         manifest = %{"backend" => other, "version" => 1, "key_index" => %{}}
 
         assert_every_call_fails(ctx, dir, manifest, fn impl ->
@@ -474,42 +587,51 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
       end
 
       test "a manifest of another version is refused by every call", ctx do
-        %{kind: kind, tmp_dir: tmp} = ctx
-        backend = Parity.layout(kind).backend
-
-        assert_every_call_fails(
-          ctx,
-          Path.join(tmp, "v2"),
-          %{"backend" => backend, "version" => 2, "key_index" => %{}},
-          fn impl -> {:unsupported_persistence_version, impl, 2} end
-        )
+        %{backend: %{backend_id: id}, tmp_dir: tmp} = ctx
+        with_index = %{"backend" => id, "key_index" => %{}}
+        without_index = %{"backend" => id}
 
         # A version that is not an integer falls through to the backend check.
-        assert_every_call_fails(
-          ctx,
-          Path.join(tmp, "v_string"),
-          %{"backend" => backend, "version" => "1", "key_index" => %{}},
-          fn impl -> {:unexpected_persistence_backend, impl, backend} end
-        )
+        cases =
+          for(version <- [2, 99], do: {version, {:unsupported_persistence_version, version}}) ++
+            for(version <- ["1", 1.0, nil], do: {version, {:unexpected_persistence_backend, id}})
+
+        for {{version, {reason, detail}}, i} <- Enum.with_index(cases),
+            {manifest, j} <- Enum.with_index([with_index, without_index]) do
+          assert_every_call_fails(
+            ctx,
+            Path.join(tmp, "case_#{i}_#{j}"),
+            Map.put(manifest, "version", version),
+            fn impl -> {reason, impl, detail} end
+          )
+        end
       end
 
       test "a manifest of the wrong shape is invalid metadata", ctx do
-        %{impl: impl, kind: kind, tmp_dir: tmp} = ctx
+        %{impl: impl, kind: kind, backend: backend, tmp_dir: tmp} = ctx
 
-        assert_every_call_fails(ctx, Path.join(tmp, "list"), [1, 2], fn impl ->
-          {:invalid_persistence_metadata, impl, [1, 2]}
-        end)
+        shapes =
+          [
+            [1, 2],
+            %{"version" => 1, "key_index" => %{}},
+            %{"version" => 1},
+            backend.backend_id,
+            7
+          ] ++ if kind == :etf, do: [%{backend: "x"}], else: []
 
-        no_backend = %{"version" => 1, "key_index" => %{}}
-
-        assert_every_call_fails(ctx, Path.join(tmp, "no_backend"), no_backend, fn impl ->
-          {:invalid_persistence_metadata, impl, no_backend}
-        end)
+        for {shape, i} <- Enum.with_index(shapes) do
+          assert_every_call_fails(ctx, Path.join(tmp, "shape_#{i}"), shape, fn impl ->
+            {:invalid_persistence_metadata, impl, shape}
+          end)
+        end
 
         dir = Path.join(tmp, "garbage")
         File.mkdir_p!(dir)
-        manifest = Path.join(dir, Parity.layout(kind).manifest)
+        manifest = Path.join(dir, backend.manifest_file)
         File.write!(manifest, "garbage")
+
+        assert {:error, {:invalid_persistence_metadata, ^impl, _detail}} =
+                 impl.load_credentials(dir)
 
         assert {:error, {:invalid_persistence_metadata, ^impl, _detail}} =
                  impl.load_keys(dir, :session, "x")
@@ -520,7 +642,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         assert {:error, {:invalid_persistence_metadata, ^impl, _detail}} =
                  impl.list_persisted_keys(dir)
 
-        assert File.ls!(dir) == [Parity.layout(kind).manifest]
+        assert File.ls!(dir) == [backend.manifest_file]
         assert File.read!(manifest) == "garbage"
       end
 
@@ -571,13 +693,9 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
   # (and the auth-state helper) returns `{:error, error.(impl)}` and leaves
   # the directory as it was.
   defp assert_every_call_fails(ctx, dir, manifest, error) do
-    %{impl: impl, kind: kind, helper: helper} = ctx
+    %{impl: impl, kind: kind, helper: helper, backend: backend} = ctx
     File.mkdir_p!(dir)
-
-    File.write!(
-      Path.join(dir, Parity.layout(kind).manifest),
-      Parity.encode_manifest(kind, manifest)
-    )
+    File.write!(Path.join(dir, backend.manifest_file), Parity.encode_manifest(kind, manifest))
 
     before = dir_contents(dir)
     expected = {:error, error.(impl)}
@@ -598,6 +716,27 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
     assert dir_contents(dir) == before
   end
+
+  defp session_without_pending(base_key) do
+    %{
+      Parity.small_session(base_key, %{})
+      | pending_pre_key: nil,
+        chains: %{
+          <<200, 201>> => %{
+            chain_key: %{counter: 0, key: <<1>>},
+            chain_type: :sending,
+            message_keys: %{}
+          }
+        }
+    }
+  end
+
+  # A key file holds the value in its backend's encoding: for ETF exactly the
+  # bytes term_to_binary/1 gives, for JSON a document that decodes to it.
+  defp assert_stored(:etf, path, value),
+    do: assert(File.read!(path) == :erlang.term_to_binary(value))
+
+  defp assert_stored(:json, path, value), do: assert(Parity.decode_json_file!(path) == value)
 
   defp dir_contents(dir) do
     dir |> File.ls!() |> Map.new(&{&1, File.read!(Path.join(dir, &1))})

@@ -10,6 +10,7 @@ defmodule BaileysEx.Auth.NIF.Parity.CrossImplementationTest do
   """
   use ExUnit.Case, async: true
 
+  alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.NIF.Test.Parity
 
@@ -132,7 +133,7 @@ defmodule BaileysEx.Auth.NIF.Parity.CrossImplementationTest do
   defp assert_same_files(kind, dir_a, dir_b) do
     names = dir_a |> File.ls!() |> Enum.sort()
     assert dir_b |> File.ls!() |> Enum.sort() == names
-    assert Parity.layout(kind).manifest in names
+    assert Backends.fetch!(kind).manifest_file in names
     assert length(names) > 30
 
     for name <- names do

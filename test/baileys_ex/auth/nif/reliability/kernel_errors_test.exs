@@ -14,7 +14,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.KernelErrorsTest do
 
   alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, Privileges, SubVM}
 
-  @moduletag timeout: 300_000
+  @moduletag timeout: 900_000
   @type_atom :"device-list"
 
   @mount_problem Privileges.mount_problem()
