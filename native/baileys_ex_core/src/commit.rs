@@ -7,9 +7,10 @@
 //!
 //! # Protocol
 //!
-//! 1. **Stage** (no lock held): every new value is written to a temp file
-//!    next to its final name (`<name>.tmp-<n><pid>`, the single-key shape),
-//!    in parallel on the I/O pool, and its length and CRC-32 are noted. No
+//! 1. **Stage** (no directory lock held): every new value is written to a
+//!    temp file next to its final name (`<name>.tmp-<pid>-<n>`, the
+//!    single-key shape, locked with `flock` until renamed: see `Staged`), in
+//!    parallel on the I/O pool, and its length and CRC-32 are noted. No
 //!    fsync.
 //! 2. **Lead** (group commit): the commit joins the directory's queue; the
 //!    caller that holds the manifest lock next takes every queued commit and
@@ -80,13 +81,14 @@
 //! commit applies can see some of its files new and others old.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::atomic::temp_path;
+use crate::atomic::create_locked_temp;
 use crate::commit_record::{self, Entry};
 use crate::directory::{self, Change, Directory, ManifestCache};
 use crate::error::Error;
@@ -135,11 +137,29 @@ impl From<io::Error> for CommitError {
 }
 
 /// A new value written to its temp file, waiting to be renamed into place.
+///
+/// Staging takes no directory lock, so another OS process may open the
+/// directory meanwhile and remove orphan temp files. Like a single-key
+/// writer, the commit holds an exclusive `flock` on each temp file from just
+/// after creating it until just after renaming (or removing) it; cleanup
+/// removes one of our temp files only when it can take that lock, so no
+/// staged file is ever taken mid-commit. Each descriptor is closed as soon
+/// as its file is renamed, but until then a commit keeps one open per new
+/// value: the OS process's descriptor limit must leave room for the largest
+/// commit (else it fails with `emfile` before anything is visible).
 #[derive(Debug)]
 struct Staged {
     temp: PathBuf,
     len: u64,
     crc: u32,
+    lock: Mutex<Option<File>>,
+}
+
+impl Staged {
+    /// Lets other OS processes' cleanup take the file, once it is renamed.
+    fn release(&self) {
+        drop(self.lock.lock().take());
+    }
 }
 
 enum Op {
@@ -197,7 +217,15 @@ impl Store<'_> {
     /// Applies `mutations` in order, all or none; durable once `Ok`.
     pub fn commit(&self, dir: &Path, mutations: &[Mutation]) -> Result<(), CommitError> {
         let bytes = check_limits(mutations)?;
-        let dir = directory::open(self.fs, self.spec, dir);
+        // Nothing is written that could not be read back, as for one key.
+        let cap = self.spec.max_file_bytes;
+        if mutations.iter().any(|m| match m {
+            Mutation::Save { data, .. } | Mutation::SaveCredentials { data } => data.len() > cap,
+            Mutation::Delete { .. } => false,
+        }) {
+            return Err(Error::TooLarge { cap }.into());
+        }
+        let dir = directory::open(self.fs, self.spec, dir)?;
         // Checked now (creating the directory if needed) so a bad manifest
         // costs no writes, unless a leader holds the lock: it has just
         // checked, and checks again before anything becomes visible.
@@ -216,7 +244,7 @@ impl Store<'_> {
             return Err(Error::CallerGone.into());
         }
         let ticket = {
-            let mut queue = dir.atomic_commits.queue.lock();
+            let mut queue = dir.atomic_commits().queue.lock();
             queue.next_ticket += 1;
             let ticket = queue.next_ticket;
             queue.pending.push_back(Pending {
@@ -230,7 +258,7 @@ impl Store<'_> {
         loop {
             let mut cache = dir.lock_manifest();
             let group = {
-                let mut queue = dir.atomic_commits.queue.lock();
+                let mut queue = dir.atomic_commits().queue.lock();
                 if let Some(outcome) = queue.done.remove(&ticket) {
                     return outcome.map_err(CommitError::from);
                 }
@@ -243,7 +271,7 @@ impl Store<'_> {
             };
             let tickets: Vec<u64> = group.iter().map(|p| p.ticket).collect();
             let outcome = self.lead(&dir, &mut cache, group);
-            let mut queue = dir.atomic_commits.queue.lock();
+            let mut queue = dir.atomic_commits().queue.lock();
             for t in tickets {
                 queue.done.insert(t, duplicate(&outcome));
             }
@@ -354,13 +382,13 @@ impl Store<'_> {
         manifest_temp: &mut Option<Op>,
     ) -> Result<(), Failure> {
         let before = |err: io::Error| Failure::Before(err.into());
-        let _gate = dir.atomic_commits.gate.write();
+        let _gate = dir.atomic_commits().gate.write();
         let _os_lock = DirLock::acquire(&dir.path).map_err(before)?;
         crate::recovery::recover_locked(self.fs, dir).map_err(before)?;
         self.check_manifest(dir, cache).map_err(Failure::Before)?;
 
-        let mut existed = cache.manifest.is_some();
-        let mut manifest = cache.manifest.take().unwrap_or_default();
+        let mut existed = cache.manifest().is_some();
+        let mut manifest = cache.take_manifest().unwrap_or_default();
         cache.valid = false;
         let mut write = false;
         for change in changes {
@@ -378,12 +406,12 @@ impl Store<'_> {
         };
 
         let manifest_name = self.spec.manifest_file.as_bytes();
-        let entries: Vec<Entry> = files
+        let ops: Vec<(&[u8], &Op)> = files
             .iter()
             .map(|(name, op)| (name.as_slice(), op))
             .chain(manifest_temp.as_ref().map(|op| (manifest_name, op)))
-            .map(|(name, op)| entry(name, op))
             .collect();
+        let entries: Vec<Entry> = ops.iter().map(|(name, op)| entry(name, op)).collect();
         let record_path = dir.path.join(commit_record::record_file_name(self.spec));
         write_record(
             self.fs,
@@ -410,7 +438,15 @@ impl Store<'_> {
         // The commit point is passed: from here a failure leaves the record
         // for recovery to complete.
         let after = |err: io::Error| Failure::After(err.into());
-        apply_entries(self.fs, &dir.path, &entries).map_err(after)?;
+        let held: Vec<(&Entry, Option<&Staged>)> = entries
+            .iter()
+            .zip(&ops)
+            .map(|(entry, (_, op))| match op {
+                Op::Write(staged) => (entry, Some(staged)),
+                Op::Remove => (entry, None),
+            })
+            .collect();
+        apply_releasing(self.fs, &dir.path, &held).map_err(after)?;
         self.fs.sync_dir(&dir.path).map_err(after)?;
         self.fs.remove_file(&record_path).map_err(after)?;
 
@@ -418,7 +454,7 @@ impl Store<'_> {
             cache.bytes = Some(bytes);
             cache.canonical = true;
         }
-        cache.manifest = existed.then_some(manifest);
+        cache.set_manifest(existed.then_some(manifest));
         cache.valid = true;
         Ok(())
     }
@@ -483,10 +519,9 @@ fn file_name_bytes(path: &Path) -> Vec<u8> {
 /// the filesystem cannot be synced as a whole. A failed write leaves no
 /// temp file.
 fn stage_file(fs: &dyn Fs, final_path: &Path, data: &[u8], sync_each: bool) -> io::Result<Staged> {
-    let temp = temp_path(final_path);
+    let (temp, mut file) = create_locked_temp(fs, final_path)?;
     // Large values are copied at low priority, as in `atomic`.
     let written = crate::offload::run(data.len(), || {
-        let mut file = fs.create_exclusive(&temp)?;
         fs.write_all(&mut file, data)?;
         if sync_each {
             fs.sync_file(&file)?;
@@ -498,6 +533,7 @@ fn stage_file(fs: &dyn Fs, final_path: &Path, data: &[u8], sync_each: bool) -> i
             temp,
             len: data.len() as u64,
             crc,
+            lock: Mutex::new(Some(file)),
         }),
         Err(err) => {
             let _ = fs.remove_file(&temp);
@@ -528,10 +564,26 @@ fn write_record(fs: &dyn Fs, path: &Path, bytes: &[u8], sync: bool) -> io::Resul
 /// Renames and removals of a record's entries, in parallel; a file already
 /// gone is fine. Returns the first error after trying every entry.
 pub(crate) fn apply_entries(fs: &dyn Fs, dir: &Path, entries: &[Entry]) -> io::Result<()> {
+    let unlocked: Vec<(&Entry, Option<&Staged>)> = entries.iter().map(|e| (e, None)).collect();
+    apply_releasing(fs, dir, &unlocked)
+}
+
+/// `apply_entries`, releasing each staged file's lock right after its rename.
+fn apply_releasing(
+    fs: &dyn Fs,
+    dir: &Path,
+    entries: &[(&Entry, Option<&Staged>)],
+) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let path = |name: &[u8]| dir.join(std::ffi::OsStr::from_bytes(name));
-    io_pool::map(entries, |entry| match entry {
-        Entry::Write { name, temp, .. } => fs.rename(&path(temp), &path(name)),
+    io_pool::map(entries, |(entry, staged)| match entry {
+        Entry::Write { name, temp, .. } => {
+            let renamed = fs.rename(&path(temp), &path(name));
+            if renamed.is_ok() {
+                staged.map(Staged::release);
+            }
+            renamed
+        }
         Entry::Remove { name } => match fs.remove_file(&path(name)) {
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,

@@ -14,6 +14,13 @@ const TAG_REMOVE: u8 = 2;
 /// so it only bounds what a damaged record can make us allocate.
 pub const MAX_NAME: usize = 4096;
 
+/// Most bytes a record can hold: one entry per mutation and one for the
+/// manifest, each with the longest names.
+pub const MAX_RECORD_BYTES: usize = MAGIC.len()
+    + 5
+    + (crate::commit::MAX_MUTATIONS + 1) * (1 + 2 + MAX_NAME + 2 + MAX_NAME + 12)
+    + 4;
+
 /// The record's file name. It ends in neither backend's extension, so the
 /// directory scan never lists it, and holds no `.tmp-`, so orphan cleanup
 /// never removes it; one name per backend keeps two backends sharing a
@@ -155,11 +162,16 @@ pub fn valid_name(name: &[u8]) -> bool {
         && !name.iter().any(|&b| b == b'/' || b == 0)
 }
 
-/// `temp` has the shape `crate::atomic::temp_path` gives `name`.
+/// `temp` has the shape `crate::atomic::temp_path` gives `name`
+/// (`<name>.tmp-<pid>-<n>`), or the single number earlier releases used.
 pub fn is_temp_of(temp: &[u8], name: &[u8]) -> bool {
+    let digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
     temp.strip_prefix(name)
         .and_then(|rest| rest.strip_prefix(b".tmp-"))
-        .is_some_and(|digits| !digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
+        .is_some_and(|suffix| match suffix.iter().position(|&b| b == b'-') {
+            None => digits(suffix),
+            Some(dash) => digits(&suffix[..dash]) && digits(&suffix[dash + 1..]),
+        })
 }
 
 struct Reader<'a>(&'a [u8]);

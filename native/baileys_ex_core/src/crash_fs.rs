@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use crate::fs::{DirEntry, Fs, RealFs};
+use crate::fs::{DirEntry, DirId, Fs, RealFs};
 
 /// What a power loss keeps of what was not made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,9 +240,9 @@ impl Model {
 }
 
 impl Fs for CrashFs {
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+    fn read(&self, path: &Path, cap: usize) -> crate::error::Result<Vec<u8>> {
         let _model = self.enter()?;
-        RealFs.read(path)
+        RealFs.read(path, cap)
     }
 
     fn create_exclusive(&self, path: &Path) -> io::Result<File> {
@@ -260,6 +260,12 @@ impl Fs for CrashFs {
         d.current.insert(name.clone(), id);
         d.pending.push(EntryChange::Link(name, id));
         Ok(file)
+    }
+
+    /// A lock is not durable state: the model has nothing to record.
+    fn lock_temp(&self, file: &File) -> io::Result<bool> {
+        let _model = self.enter()?;
+        RealFs.lock_temp(file)
     }
 
     fn write_all(&self, file: &mut File, data: &[u8]) -> io::Result<()> {
@@ -311,6 +317,18 @@ impl Fs for CrashFs {
         Ok(())
     }
 
+    fn remove_orphan(&self, path: &Path, written_before: Option<SystemTime>) -> io::Result<bool> {
+        let mut model = self.enter()?;
+        let (dir, name) = split(path)?;
+        let removed = RealFs.remove_orphan(path, written_before)?;
+        if removed {
+            let d = model.dir(dir);
+            d.current.remove(&name);
+            d.pending.push(EntryChange::Unlink(name));
+        }
+        Ok(removed)
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut model = self.enter()?;
         let d = model.dir(dir.to_path_buf());
@@ -331,9 +349,9 @@ impl Fs for CrashFs {
         RealFs.list_dir(dir)
     }
 
-    fn modified(&self, path: &Path) -> io::Result<SystemTime> {
+    fn dir_id(&self, dir: &Path) -> io::Result<DirId> {
         let _model = self.enter()?;
-        RealFs.modified(path)
+        RealFs.dir_id(dir)
     }
 
     fn sync_filesystem(&self, _dir: &Path) -> io::Result<()> {
@@ -421,7 +439,7 @@ mod tests {
         assert!(fs.write_all(&mut a, b"x").is_err());
         assert!(fs.crashed());
         assert!(fs.sync_filesystem(dir).is_err());
-        assert!(fs.read(&dir.join("a")).is_err());
+        assert!(fs.read(&dir.join("a"), usize::MAX).is_err());
         assert_eq!(fs.calls(), 4);
         assert_eq!(
             std::fs::read(dir.join("a")).unwrap(),

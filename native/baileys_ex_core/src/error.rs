@@ -6,6 +6,7 @@
 
 use std::io;
 
+use crate::fs::FileKind;
 use crate::json::JsonError;
 use crate::value::Value;
 
@@ -34,6 +35,14 @@ pub enum Error {
     /// The calling process exited before the write; nothing was written.
     #[error("the calling process exited")]
     CallerGone,
+    /// A file the library reads is a FIFO, a device, a directory...: refused
+    /// unread, since reading it could block forever or never end.
+    #[error("not a regular file: {0:?}")]
+    NotRegularFile(FileKind),
+    /// A file over the backend's size cap, refused before it is read (or
+    /// written).
+    #[error("larger than {cap} bytes")]
+    TooLarge { cap: usize },
 }
 
 impl Error {

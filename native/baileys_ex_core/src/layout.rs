@@ -45,7 +45,15 @@ pub struct BackendSpec {
     pub default_dir: &'static str,
     /// The JSON original never fsyncs data files; we do for both (spec 7).
     pub sync_data: bool,
+    /// Largest file read or written. Larger files are refused before any
+    /// byte is read, so a hostile file cannot exhaust the VM's memory.
+    pub max_file_bytes: usize,
 }
+
+/// Largest ETF file: real auth files are kilobytes, a session with thousands
+/// of message keys a few megabytes; this leaves room for any value a
+/// BaileysEx app stores while bounding what one read can allocate.
+pub const ETF_MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
 
 pub static ETF: BackendSpec = BackendSpec {
     kind: BackendKind::Etf,
@@ -55,6 +63,7 @@ pub static ETF: BackendSpec = BackendSpec {
     backend_id: "native_file_persistence",
     default_dir: "baileys_native_auth_info",
     sync_data: true,
+    max_file_bytes: ETF_MAX_FILE_BYTES,
 };
 
 pub static JSON: BackendSpec = BackendSpec {
@@ -65,6 +74,7 @@ pub static JSON: BackendSpec = BackendSpec {
     backend_id: "file_persistence",
     default_dir: "baileys_auth_info",
     sync_data: true,
+    max_file_bytes: crate::json::limits::MAX_INPUT_BYTES,
 };
 
 impl BackendSpec {

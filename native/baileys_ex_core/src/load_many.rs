@@ -4,7 +4,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io_pool;
 use crate::store::Store;
 
@@ -17,7 +17,7 @@ impl Store<'_> {
         key_type: &str,
         ids: &[&[u8]],
     ) -> Result<Vec<Option<Vec<u8>>>> {
-        let dir = crate::directory::open(self.fs, self.spec, dir);
+        let dir = crate::directory::open(self.fs, self.spec, dir)?;
         {
             let mut cache = dir.lock_manifest();
             self.check_manifest(&dir, &mut cache)?;
@@ -26,12 +26,13 @@ impl Store<'_> {
             .iter()
             .map(|id| dir.file_path(&self.spec.key_file_name(key_type, id)))
             .collect();
-        let loaded = io_pool::map(&paths, |path| match self.fs.read(path) {
+        let cap = self.spec.max_file_bytes;
+        let loaded = io_pool::map(&paths, |path| match self.fs.read(path, cap) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(Error::Io(err)) if err.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
         });
-        Ok(loaded.into_iter().collect::<io::Result<_>>()?)
+        loaded.into_iter().collect()
     }
 }
 

@@ -82,7 +82,13 @@ impl DirLock {
 
     fn flock(dir: &std::path::Path, operation: libc::c_int) -> std::io::Result<DirLock> {
         use std::os::fd::AsRawFd;
-        let handle = std::fs::File::open(dir)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never blocks opening: something put in the directory's place
+        // (a FIFO) is refused at once.
+        let handle = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+            .open(dir)?;
         loop {
             // SAFETY: flock on a descriptor we own; it is released when the
             // descriptor is closed on drop.

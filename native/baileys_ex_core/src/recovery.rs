@@ -51,7 +51,7 @@ const WRITE_ATTEMPTS: usize = 4;
 impl Store<'_> {
     /// Completes or rolls back a commit left in `dir` (as opening does).
     pub fn recover(&self, dir: &Path) -> Result<Recovery> {
-        let dir = crate::directory::open(self.fs, self.spec, dir);
+        let dir = crate::directory::open(self.fs, self.spec, dir)?;
         recover(self.fs, &dir)
     }
 }
@@ -59,7 +59,7 @@ impl Store<'_> {
 /// Takes the locks a commit takes, then recovers.
 pub(crate) fn recover(fs: &dyn Fs, dir: &Directory) -> Result<Recovery> {
     let _manifest = dir.lock_manifest();
-    let _gate = dir.atomic_commits.gate.write();
+    let _gate = dir.atomic_commits().gate.write();
     let _os_lock = DirLock::acquire(&dir.path)?;
     Ok(recover_locked(fs, dir)?)
 }
@@ -67,9 +67,9 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Directory) -> Result<Recovery> {
 /// Runs once per directory and OS process, when it is first opened; every
 /// other caller waits for it. A failure is left for the first write to meet.
 pub(crate) fn once_at_open(fs: &dyn Fs, dir: &Directory, remove_orphans: impl FnOnce()) {
-    dir.atomic_commits.opened.get_or_init(|| {
+    dir.atomic_commits().opened.get_or_init(|| {
         let _manifest = dir.lock_manifest();
-        let _gate = dir.atomic_commits.gate.write();
+        let _gate = dir.atomic_commits().gate.write();
         // A directory that cannot be opened yet has nothing to recover.
         let Ok(_os_lock) = DirLock::acquire(&dir.path) else {
             return;
@@ -90,10 +90,8 @@ pub(crate) fn once_at_open(fs: &dyn Fs, dir: &Directory, remove_orphans: impl Fn
 /// The caller holds the manifest lock, the gate and the `flock` exclusively.
 pub(crate) fn recover_locked(fs: &dyn Fs, dir: &Directory) -> io::Result<Recovery> {
     let record_path = dir.path.join(commit_record::record_file_name(dir.spec));
-    let bytes = match fs.read(&record_path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Recovery::Clean),
-        Err(err) => return Err(err),
+    let Some(bytes) = read_record(fs, &record_path)? else {
+        return Ok(Recovery::Clean);
     };
     let entries = match commit_record::decode(&bytes) {
         Ok(entries) => entries,
@@ -162,12 +160,14 @@ fn state_of(fs: &dyn Fs, dir: &Path, entry: &Entry) -> io::Result<State> {
         return Ok(State::Removal);
     };
     let holds_new_value = |path: &Path| -> io::Result<Option<bool>> {
-        match fs.read(path) {
+        // Anything longer than the new value, or not a regular file, is not it.
+        match fs.read(path, usize::try_from(*len).unwrap_or(usize::MAX)) {
             Ok(bytes) => Ok(Some(
                 bytes.len() as u64 == *len && crc32fast::hash(&bytes) == *crc,
             )),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err),
+            Err(Error::Io(err)) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(Error::Io(err)) => Err(err),
+            Err(_) => Ok(Some(false)),
         }
     };
     Ok(match holds_new_value(&file_path(dir, temp))? {
@@ -178,6 +178,17 @@ fn state_of(fs: &dyn Fs, dir: &Path, entry: &Entry) -> io::Result<State> {
             _ => State::Broken,
         },
     })
+}
+
+/// The record's bytes, `None` when there is none. One that is not a
+/// regular file or is larger than any record is refused like a foreign one.
+fn read_record(fs: &dyn Fs, path: &Path) -> io::Result<Option<Vec<u8>>> {
+    match fs.read(path, commit_record::MAX_RECORD_BYTES) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(Error::Io(err)) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(Error::Io(err)) => Err(err),
+        Err(_) => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+    }
 }
 
 fn file_path(dir: &Path, name: &[u8]) -> std::path::PathBuf {
@@ -214,19 +225,15 @@ pub(crate) fn lock_for_write<'d>(
 ) -> Result<WriteGuard<'d>> {
     let record_path = dir.path.join(commit_record::record_file_name(dir.spec));
     for _ in 0..WRITE_ATTEMPTS {
-        let file = dir.files.lock(name);
-        let gate = dir.atomic_commits.gate.read();
+        let file = dir.files().lock(name);
+        let gate = dir.atomic_commits().gate.read();
         let os_lock = DirLock::acquire_shared(&dir.path)?;
-        match fs.read(&record_path) {
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                return Ok(WriteGuard {
-                    _os_lock: os_lock,
-                    _gate: gate,
-                    _file: file,
-                })
-            }
-            Err(err) => return Err(err.into()),
-            Ok(_) => {}
+        if read_record(fs, &record_path)?.is_none() {
+            return Ok(WriteGuard {
+                _os_lock: os_lock,
+                _gate: gate,
+                _file: file,
+            });
         }
         drop((os_lock, gate, file));
         recover(fs, dir)?;

@@ -3,7 +3,6 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::atomic::{self, DirSync};
 use crate::directory::{self, Change, Directory, ManifestCache, Pending};
@@ -39,14 +38,13 @@ pub fn resolve_dir(
 }
 
 impl<'a> Store<'a> {
-    fn open(&self, dir: &Path) -> Arc<Directory> {
-        directory::open(self.fs, self.spec, dir)
+    fn open(&self, dir: &Path) -> Result<Directory> {
+        Ok(directory::open(self.fs, self.spec, dir)?)
     }
 
-    /// Reads the manifest and checks it, creating the directory when there is
-    /// no manifest yet (a successful read proves the directory exists).
+    /// Reads the manifest and checks it; a missing manifest is fine.
     pub(crate) fn check_manifest(&self, dir: &Directory, cache: &mut ManifestCache) -> Result<()> {
-        match self.fs.read(&dir.manifest_path) {
+        match self.fs.read(&dir.manifest_path, self.spec.max_file_bytes) {
             Ok(bytes) => {
                 if cache.valid && cache.bytes.as_deref() == Some(bytes.as_slice()) {
                     return Ok(());
@@ -68,20 +66,19 @@ impl<'a> Store<'a> {
                 cache.canonical = decoded
                     .as_ref()
                     .is_some_and(|m| self.encode_manifest(m).as_slice() == bytes.as_slice());
-                cache.manifest = decoded;
+                cache.set_manifest(decoded);
                 cache.bytes = Some(bytes);
                 cache.valid = true;
                 Ok(())
             }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                self.fs.create_dir_all(&dir.path)?;
+            Err(Error::Io(err)) if err.kind() == io::ErrorKind::NotFound => {
                 cache.bytes = None;
-                cache.manifest = None;
+                cache.set_manifest(None);
                 cache.canonical = false;
                 cache.valid = true;
                 Ok(())
             }
-            Err(err) => Err(err.into()),
+            Err(err) => Err(err),
         }
     }
 
@@ -125,10 +122,10 @@ impl<'a> Store<'a> {
     /// file's entry changed. Callers whose change was committed by someone
     /// else just collect the outcome.
     fn update_manifest(&self, dir: &Directory, change: Change, entry_changed: bool) -> Result<()> {
-        let ticket = dir.commits.lock().push(change, entry_changed);
+        let ticket = dir.commits().push(change, entry_changed);
         let mut cache = dir.lock_manifest();
         let batch = {
-            let mut queue = dir.commits.lock();
+            let mut queue = dir.commits();
             if let Some(outcome) = queue.done.remove(&ticket) {
                 return outcome;
             }
@@ -141,7 +138,7 @@ impl<'a> Store<'a> {
         };
         let outcome = self.commit_manifest(dir, &mut cache, &batch);
         let mine = duplicate(&outcome);
-        let mut queue = dir.commits.lock();
+        let mut queue = dir.commits();
         for pending in batch.iter().filter(|p| p.ticket != ticket) {
             queue.done.insert(pending.ticket, duplicate(&outcome));
         }
@@ -156,10 +153,10 @@ impl<'a> Store<'a> {
     ) -> Result<()> {
         let _os_lock = DirLock::acquire(&dir.path)?;
         self.check_manifest(dir, cache)?;
-        let mut existed = cache.manifest.is_some();
+        let mut existed = cache.manifest().is_some();
         // Taken, not cloned: a 10,000-key index is not copied per commit. On
         // any failure the cache is marked invalid and re-read next time.
-        let mut manifest = cache.manifest.take().unwrap_or_default();
+        let mut manifest = cache.take_manifest().unwrap_or_default();
         cache.valid = false;
         let mut write = false;
         for pending in batch {
@@ -175,19 +172,19 @@ impl<'a> Store<'a> {
         } else if batch.iter().any(|p| p.entry_changed) {
             self.fs.sync_dir(&dir.path)?;
         }
-        cache.manifest = existed.then_some(manifest);
+        cache.set_manifest(existed.then_some(manifest));
         cache.valid = true;
         Ok(())
     }
 
     /// The bytes of a data file, or `None` when it does not exist.
     pub fn load_file(&self, dir: &Path, name: &[u8]) -> Result<Option<Vec<u8>>> {
-        let dir = self.open(dir);
+        let dir = self.open(dir)?;
         self.validate(&dir)?;
-        match self.fs.read(&dir.file_path(name)) {
+        match self.fs.read(&dir.file_path(name), self.spec.max_file_bytes) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err.into()),
+            Err(Error::Io(err)) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
         }
     }
 
@@ -200,6 +197,12 @@ impl<'a> Store<'a> {
     }
 
     fn write_data(&self, dir: &Directory, name: &[u8], data: &[u8]) -> Result<()> {
+        // Nothing is written that could not be read back.
+        if data.len() > self.spec.max_file_bytes {
+            return Err(Error::TooLarge {
+                cap: self.spec.max_file_bytes,
+            });
+        }
         let _held = crate::recovery::lock_for_write(self.fs, dir, name)?;
         // Checked under the file's lock: a later save by a live caller that
         // got the lock first must not be overwritten by this one.
@@ -217,7 +220,7 @@ impl<'a> Store<'a> {
     }
 
     pub fn save_key(&self, dir: &Path, key_type: &str, id: &[u8], data: &[u8]) -> Result<()> {
-        let dir = self.open(dir);
+        let dir = self.open(dir)?;
         self.validate(&dir)?;
         self.write_data(&dir, &self.spec.key_file_name(key_type, id), data)?;
         let change = index_change(key_type, id, Change::Insert);
@@ -231,14 +234,14 @@ impl<'a> Store<'a> {
     }
 
     pub fn save_credentials(&self, dir: &Path, data: &[u8]) -> Result<()> {
-        let dir = self.open(dir);
+        let dir = self.open(dir)?;
         self.validate(&dir)?;
         self.write_data(&dir, self.spec.creds_file.as_bytes(), data)?;
         self.update_manifest(&dir, Change::Ensure, true)
     }
 
     pub fn delete_key(&self, dir: &Path, key_type: &str, id: &[u8]) -> Result<()> {
-        let dir = self.open(dir);
+        let dir = self.open(dir)?;
         self.validate(&dir)?;
         let name = self.spec.key_file_name(key_type, id);
         let removed = {
@@ -258,13 +261,12 @@ impl<'a> Store<'a> {
 
     /// The manifest's index merged with a scan of the directory (spec 4).
     pub fn list_keys(&self, dir: &Path) -> Result<KeyIndex> {
-        let dir = self.open(dir);
+        let dir = self.open(dir)?;
         let indexed = {
             let mut cache = dir.lock_manifest();
             self.check_manifest(&dir, &mut cache)?;
             cache
-                .manifest
-                .as_ref()
+                .manifest()
                 .map(|m| m.key_index.clone())
                 .unwrap_or_default()
         };
@@ -297,6 +299,8 @@ pub(crate) fn duplicate(outcome: &Result<()>) -> Result<()> {
         Err(Error::Metadata(meta)) => Err(Error::Metadata(meta.clone())),
         Err(Error::Json(json)) => Err(Error::Json(json.clone())),
         Err(Error::CallerGone) => Err(Error::CallerGone),
+        Err(Error::NotRegularFile(kind)) => Err(Error::NotRegularFile(*kind)),
+        Err(Error::TooLarge { cap }) => Err(Error::TooLarge { cap: *cap }),
     }
 }
 
@@ -496,6 +500,86 @@ mod tests {
             }
         });
         assert_eq!(manifest_of(&dir).key_index["pre-key"].len(), 16 * 20);
+    }
+
+    /// The ETF layout with a cap small enough to test.
+    static SMALL_CAP: BackendSpec = BackendSpec {
+        kind: BackendKind::Etf,
+        extension: ".etf",
+        creds_file: "creds.etf",
+        manifest_file: ".baileys_ex_native_file_persistence.etf",
+        backend_id: "native_file_persistence",
+        default_dir: "baileys_native_auth_info",
+        sync_data: true,
+        max_file_bytes: 300,
+    };
+
+    #[test]
+    fn a_value_over_the_cap_is_refused_before_anything_is_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let s = Store {
+            spec: &SMALL_CAP,
+            fs: &RealFs,
+            atoms: &AnyAtom,
+        };
+        s.save_key(&dir, "session", b"1", &[1; 300]).unwrap();
+        let err = s.save_key(&dir, "session", b"1", &[2; 301]).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { cap: 300 }), "{err:?}");
+        let err = s.save_credentials(&dir, &[2; 301]).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { cap: 300 }), "{err:?}");
+        assert_eq!(
+            s.load_key(&dir, "session", b"1").unwrap().unwrap(),
+            [1; 300]
+        );
+        assert!(!dir.join("creds.etf").exists());
+        // A file someone else made too large is refused on reading.
+        std::fs::write(dir.join("session-1.etf"), [3; 301]).unwrap();
+        assert!(matches!(
+            s.load_key(&dir, "session", b"1"),
+            Err(Error::TooLarge { cap: 300 })
+        ));
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_the_manifest_stops_every_call_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        store(&RealFs)
+            .save_key(&dir, "session", b"1", b"v")
+            .unwrap();
+        let manifest = dir.join(ETF.manifest_file);
+        std::fs::remove_file(&manifest).unwrap();
+        let c = std::ffi::CString::new(manifest.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = dir.clone();
+        std::thread::spawn(move || {
+            let s = store(&RealFs);
+            let results = [
+                s.load_key(&worker, "session", b"1").map(|_| ()),
+                s.load_credentials(&worker).map(|_| ()),
+                s.save_key(&worker, "session", b"2", b"v"),
+                s.delete_key(&worker, "session", b"1"),
+                s.list_keys(&worker).map(|_| ()),
+            ];
+            let _ = tx.send(results);
+        });
+        let results = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a call blocked on the FIFO");
+        for result in results {
+            assert!(
+                matches!(
+                    result,
+                    Err(Error::NotRegularFile(crate::fs::FileKind::Fifo))
+                ),
+                "{result:?}"
+            );
+        }
+        assert!(!dir.join("session-2.etf").exists());
+        assert!(dir.join("session-1.etf").exists());
     }
 
     #[test]

@@ -260,7 +260,8 @@ fn a_torn_record_is_discarded_at_first_open_with_the_orphans() {
         let dir = tmp.path();
         let record = dir.join(record_file_name(spec));
         std::fs::write(&record, b"BXCOMMIT torn").unwrap();
-        let orphan = dir.join(format!("session-1{}.tmp-74194304", spec.extension));
+        // An unlocked temp file of ours, as a crashed writer leaves one.
+        let orphan = dir.join(format!("session-1{}.tmp-4194304-7", spec.extension));
         std::fs::write(&orphan, b"x").unwrap();
         let s = store(spec, &RealFs);
         s.save_key(dir, "session", b"2", b"v").unwrap();
@@ -406,11 +407,14 @@ impl HoldFirstSync {
 }
 
 impl Fs for HoldFirstSync {
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        self.inner.read(path)
+    fn read(&self, path: &Path, cap: usize) -> baileys_ex_core::error::Result<Vec<u8>> {
+        self.inner.read(path, cap)
     }
     fn create_exclusive(&self, path: &Path) -> std::io::Result<std::fs::File> {
         self.inner.create_exclusive(path)
+    }
+    fn lock_temp(&self, file: &std::fs::File) -> std::io::Result<bool> {
+        self.inner.lock_temp(file)
     }
     fn write_all(&self, file: &mut std::fs::File, data: &[u8]) -> std::io::Result<()> {
         self.inner.write_all(file, data)
@@ -433,8 +437,15 @@ impl Fs for HoldFirstSync {
     fn list_dir(&self, dir: &Path) -> std::io::Result<Vec<DirEntry>> {
         self.inner.list_dir(dir)
     }
-    fn modified(&self, path: &Path) -> std::io::Result<std::time::SystemTime> {
-        self.inner.modified(path)
+    fn remove_orphan(
+        &self,
+        path: &Path,
+        written_before: Option<std::time::SystemTime>,
+    ) -> std::io::Result<bool> {
+        self.inner.remove_orphan(path, written_before)
+    }
+    fn dir_id(&self, dir: &Path) -> std::io::Result<baileys_ex_core::fs::DirId> {
+        self.inner.dir_id(dir)
     }
     fn sync_filesystem(&self, dir: &Path) -> std::io::Result<()> {
         if !self.entered.swap(true, Ordering::SeqCst) {
@@ -492,9 +503,9 @@ fn commits_queued_behind_a_flush_share_the_next_one() {
         fs.entered.load(Ordering::SeqCst)
     });
     let others: Vec<_> = (1..=WAITING).map(commit).collect();
-    let group = directory::open(&RealFs, &ETF, &dir);
+    let group = directory::open(&RealFs, &ETF, &dir).unwrap();
     wait_until("the other commits queue", || {
-        group.atomic_commits.queued() == WAITING
+        group.atomic_commits().queued() == WAITING
     });
     fs.release();
     first.join().unwrap();
@@ -577,4 +588,143 @@ fn concurrent_commits_and_saves_lose_nothing() {
         );
         assert!(syncs <= THREADS * ROUNDS);
     }
+}
+
+/// Holds the write of the value `HELD` until released, with the other
+/// values of the commit staged meanwhile.
+struct HoldWrite {
+    entered: AtomicBool,
+    gate: Mutex<bool>,
+    opened: Condvar,
+}
+
+const HELD: &[u8] = b"held back";
+
+impl Fs for HoldWrite {
+    fn read(&self, path: &Path, cap: usize) -> baileys_ex_core::error::Result<Vec<u8>> {
+        RealFs.read(path, cap)
+    }
+    fn create_exclusive(&self, path: &Path) -> std::io::Result<std::fs::File> {
+        RealFs.create_exclusive(path)
+    }
+    fn lock_temp(&self, file: &std::fs::File) -> std::io::Result<bool> {
+        RealFs.lock_temp(file)
+    }
+    fn write_all(&self, file: &mut std::fs::File, data: &[u8]) -> std::io::Result<()> {
+        if data == HELD {
+            self.entered.store(true, Ordering::SeqCst);
+            let mut open = self.gate.lock().unwrap();
+            while !*open {
+                open = self.opened.wait(open).unwrap();
+            }
+        }
+        RealFs.write_all(file, data)
+    }
+    fn sync_file(&self, file: &std::fs::File) -> std::io::Result<()> {
+        RealFs.sync_file(file)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        RealFs.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        RealFs.remove_file(path)
+    }
+    fn remove_orphan(
+        &self,
+        path: &Path,
+        written_before: Option<std::time::SystemTime>,
+    ) -> std::io::Result<bool> {
+        RealFs.remove_orphan(path, written_before)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        RealFs.sync_dir(dir)
+    }
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        RealFs.create_dir_all(dir)
+    }
+    fn list_dir(&self, dir: &Path) -> std::io::Result<Vec<DirEntry>> {
+        RealFs.list_dir(dir)
+    }
+    fn dir_id(&self, dir: &Path) -> std::io::Result<baileys_ex_core::fs::DirId> {
+        RealFs.dir_id(dir)
+    }
+    fn sync_filesystem(&self, dir: &Path) -> std::io::Result<()> {
+        RealFs.sync_filesystem(dir)
+    }
+    fn can_sync_filesystem(&self) -> bool {
+        RealFs.can_sync_filesystem()
+    }
+}
+
+/// Staging takes no directory lock, so another OS process may first open
+/// the directory mid-commit and remove orphan temp files: the staged ones,
+/// locked until renamed, must all survive it.
+#[test]
+fn orphan_cleanup_of_another_process_never_takes_a_commits_staged_files() {
+    directory::mark_process_start();
+    for spec in SPECS {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let fs = Arc::new(HoldWrite {
+            entered: AtomicBool::new(false),
+            gate: Mutex::new(false),
+            opened: Condvar::new(),
+        });
+        let ids: Vec<Vec<u8>> = (0..40).map(|i| format!("{i}").into_bytes()).collect();
+        let committer = {
+            let (fs, dir, ids) = (Arc::clone(&fs), dir.clone(), ids.clone());
+            std::thread::spawn(move || {
+                let mut mutations: Vec<Mutation> = ids
+                    .iter()
+                    .map(|id| Mutation::Save {
+                        key_type: "session",
+                        id,
+                        data: id,
+                    })
+                    .collect();
+                // Last in file-name order, so the I/O pool stages it last.
+                mutations.push(Mutation::Save {
+                    key_type: "session",
+                    id: b"zz",
+                    data: HELD,
+                });
+                store(spec, &*fs).commit(&dir, &mutations)
+            })
+        };
+        // Every value staged, each file locked (the held one is locked
+        // before its write): a file cleanup took between its creation and
+        // its lock would be staged again under another name, which is fine,
+        // but none is left in that window now.
+        wait_until("the commit stages", || {
+            fs.entered.load(Ordering::SeqCst) && temp_names(&dir).len() == ids.len() + 1
+        });
+        let staged_before = temp_names(&dir);
+        // Another OS process opening the directory for the first time.
+        directory::Registry::new(directory::CACHE_BUDGET_BYTES)
+            .open(&RealFs, spec, &dir)
+            .unwrap();
+        let staged_after = temp_names(&dir);
+        assert!(
+            staged_before.iter().all(|n| staged_after.contains(n)),
+            "{:?}: cleanup took staged files: before {staged_before:?}, after {staged_after:?}",
+            spec.kind
+        );
+        *fs.gate.lock().unwrap() = true;
+        fs.opened.notify_all();
+        committer.join().unwrap().unwrap();
+        let s = store(spec, &RealFs);
+        for id in &ids {
+            assert_eq!(s.load_key(&dir, "session", id).unwrap().as_ref(), Some(id));
+        }
+        assert_eq!(s.load_key(&dir, "session", b"zz").unwrap().unwrap(), HELD);
+        assert!(temp_names(&dir).is_empty(), "{:?}", spec.kind);
+    }
+}
+
+fn temp_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".tmp-"))
+        .collect()
 }

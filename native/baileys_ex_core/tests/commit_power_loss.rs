@@ -85,13 +85,12 @@ fn states(spec: &'static BackendSpec, root: &Path) -> Vec<Snapshot> {
     states
 }
 
-/// A temp file the crashed writer left carries its pid, so the next
-/// process removes it as a dead writer's; in this test the "crashed"
-/// writer is this very process.
+/// A temp file the crashed writer left carries its pid; in this test the
+/// "crashed" writer is this very process.
 fn own_orphan(name: &str) -> bool {
-    name.rsplit_once(".tmp-").is_some_and(|(_, suffix)| {
-        suffix.ends_with(&format!("{:07}", std::process::id() % 10_000_000))
-    })
+    name.rsplit_once(".tmp-")
+        .and_then(|(_, suffix)| suffix.split_once('-'))
+        .is_some_and(|(pid, _)| pid == std::process::id().to_string())
 }
 
 fn check(

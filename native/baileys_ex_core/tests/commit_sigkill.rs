@@ -23,6 +23,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use baileys_ex_core::commit::Mutation;
+use baileys_ex_core::directory::{Registry, CACHE_BUDGET_BYTES};
 use baileys_ex_core::fs::RealFs;
 use baileys_ex_core::layout::{BackendKind, BackendSpec, ETF, JSON};
 use baileys_ex_core::manifest::{self, AnyAtom};
@@ -363,14 +364,18 @@ fn kill_the_committer(kills: usize) {
             }
         }
 
-        // A fresh path: this process opens the directory for the first
-        // time, as the next process would, and recovers it.
+        // A fresh path and a fresh registry: the directory is opened as the
+        // next OS process would first open it (state is keyed by the
+        // directory itself, not its path), and recovered.
         let next = tmp
             .path()
             .join(format!("{}-{}", ["etf", "json"][which], round + 1));
         std::fs::rename(&dirs[which], &next).unwrap();
         dirs[which] = next;
         let dir = &dirs[which];
+        Registry::new(CACHE_BUDGET_BYTES)
+            .open(&RealFs, spec, dir)
+            .unwrap();
         store(spec, &RealFs).list_keys(dir).unwrap();
         let now = on_disk(spec, dir, round);
         let before = files[which].clone();

@@ -28,6 +28,7 @@ use baileys_ex_core::store::Store;
 const ALL_OPS: &[FsOp] = &[
     FsOp::Read,
     FsOp::Open,
+    FsOp::Lock,
     FsOp::Write,
     FsOp::Fsync,
     FsOp::Rename,
@@ -35,11 +36,13 @@ const ALL_OPS: &[FsOp] = &[
     FsOp::Remove,
     FsOp::Mkdir,
     FsOp::List,
+    FsOp::Stat,
 ];
 
 /// Each kind of call on its own, then every call whatever its kind.
 const OP_SETS: &[(&str, &[FsOp])] = &[
     ("open", &[FsOp::Open]),
+    ("lock", &[FsOp::Lock]),
     ("write", &[FsOp::Write]),
     ("fsync", &[FsOp::Fsync]),
     ("rename", &[FsOp::Rename]),
@@ -48,6 +51,7 @@ const OP_SETS: &[(&str, &[FsOp])] = &[
     ("read", &[FsOp::Read]),
     ("mkdir", &[FsOp::Mkdir]),
     ("list", &[FsOp::List]),
+    ("stat", &[FsOp::Stat]),
     ("any call", ALL_OPS),
 ];
 
@@ -402,17 +406,20 @@ fn a_save_calls_the_filesystem_in_crash_safe_order() {
         assert_eq!(
             steps,
             [
+                FsOp::Stat,
                 FsOp::Open,
+                FsOp::Lock,
                 FsOp::Write,
                 FsOp::Fsync,
                 FsOp::Rename,
                 FsOp::Open,
+                FsOp::Lock,
                 FsOp::Write,
                 FsOp::Fsync,
                 FsOp::Rename,
                 FsOp::DirFsync,
             ],
-            "{:?}: data file, then manifest, then one directory fsync",
+            "{:?}: which directory, then data file, then manifest, then one directory fsync",
             spec.kind
         );
     }

@@ -6,6 +6,7 @@
 use baileys_ex_core::bigint;
 use baileys_ex_core::error::{posix_name, Error, MetadataError};
 use baileys_ex_core::etf::{self, EtfError};
+use baileys_ex_core::fs::FileKind;
 use baileys_ex_core::json::{self, JsonError, SyntaxError};
 use baileys_ex_core::value::Value;
 use rustler::types::atom;
@@ -30,6 +31,12 @@ pub enum Reason {
     Argument(String),
     Metadata(MetadataError),
     Json(JsonError),
+    /// `{:not_a_regular_file, kind}`: a FIFO, a device, a directory... where
+    /// a data file belongs; refused unread.
+    NotRegularFile(FileKind),
+    /// `{:too_large, cap}`: a file over the backend's size cap, the shape the
+    /// JSON codec's own size limit has.
+    TooLarge(usize),
 }
 
 impl From<Error> for Reason {
@@ -39,6 +46,8 @@ impl From<Error> for Reason {
             Error::Metadata(meta) => Reason::Metadata(meta),
             Error::Json(json) => Reason::Json(json),
             Error::CallerGone => Reason::CallerExited,
+            Error::NotRegularFile(kind) => Reason::NotRegularFile(kind),
+            Error::TooLarge { cap } => Reason::TooLarge(cap),
         }
     }
 }
@@ -83,7 +92,23 @@ impl Encoder for Reason {
             Reason::Argument(message) => (atoms::argument_error(), message.as_str()).encode(env),
             Reason::Metadata(err) => metadata_reason(env, err),
             Reason::Json(err) => json_reason(env, err),
+            Reason::NotRegularFile(kind) => {
+                (atoms::not_a_regular_file(), file_kind(*kind)).encode(env)
+            }
+            Reason::TooLarge(cap) => (atoms::too_large(), *cap).encode(env),
         }
+    }
+}
+
+fn file_kind(kind: FileKind) -> Atom {
+    match kind {
+        FileKind::Directory => atoms::directory(),
+        FileKind::Fifo => atoms::fifo(),
+        FileKind::CharacterDevice => atoms::character_device(),
+        FileKind::BlockDevice => atoms::block_device(),
+        FileKind::Socket => atoms::socket(),
+        FileKind::Symlink => atoms::symlink(),
+        FileKind::Other => atoms::other(),
     }
 }
 
