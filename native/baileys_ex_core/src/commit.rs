@@ -75,7 +75,8 @@
 //! # Limits
 //!
 //! At most `MAX_MUTATIONS` mutations and `MAX_COMMIT_BYTES` bytes of values
-//! per commit; memory is the staged names plus the record, on top of the
+//! per commit, and (JSON) ids of indexed types that are UTF-8, all checked
+//! before anything is written; memory is the staged names plus the record, on top of the
 //! caller's values. Readers get no isolation: a load that runs while a
 //! commit applies can see some of its files new and others old.
 
@@ -92,7 +93,7 @@ use crate::directory::{self, Change, Directory, ManifestCache};
 use crate::error::Error;
 use crate::fs::Fs;
 use crate::io_pool;
-use crate::layout::persisted_key_type;
+use crate::layout::{persisted_key_type, BackendKind};
 use crate::locks::DirLock;
 use crate::store::{duplicate, Store};
 
@@ -197,6 +198,7 @@ impl Store<'_> {
     /// Applies `mutations` in order, all or none; durable once `Ok`.
     pub fn commit(&self, dir: &Path, mutations: &[Mutation]) -> Result<(), CommitError> {
         let bytes = check_limits(mutations)?;
+        self.check_manifest_ids(mutations)?;
         let dir = directory::open(self.fs, self.spec, dir);
         // Checked now (creating the directory if needed) so a bad manifest
         // costs no writes, unless a leader holds the lock: it has just
@@ -248,6 +250,24 @@ impl Store<'_> {
                 queue.done.insert(t, duplicate(&outcome));
             }
         }
+    }
+
+    /// A JSON manifest holds ids as strings, so a save of an indexed key
+    /// whose id is not UTF-8 cannot be recorded: refused before anything is
+    /// written (a single-key save writes the file first and then fails, as
+    /// the original does).
+    fn check_manifest_ids(&self, mutations: &[Mutation]) -> Result<(), Error> {
+        if self.spec.kind != BackendKind::Json {
+            return Ok(());
+        }
+        for mutation in mutations {
+            if let Mutation::Save { key_type, id, .. } = mutation {
+                if persisted_key_type(key_type.as_bytes()).is_some() {
+                    crate::json::check_manifest_id(id)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The file operations (last one per file wins) and manifest changes.

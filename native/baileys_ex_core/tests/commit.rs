@@ -235,6 +235,47 @@ fn limits_are_refused_before_anything_is_written() {
 }
 
 #[test]
+fn a_json_commit_refuses_an_indexed_id_that_is_not_utf8_before_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let s = store(&JSON, &RealFs);
+    s.save_key(dir, "session", b"a", b"{}").unwrap();
+    let before = snapshot(dir);
+    let bad = [
+        Mutation::Save {
+            key_type: "session",
+            id: b"b",
+            data: b"{}",
+        },
+        Mutation::Save {
+            key_type: "pre-key",
+            id: b"\xff",
+            data: b"{}",
+        },
+    ];
+    assert!(matches!(
+        s.commit(dir, &bad),
+        Err(CommitError::Store(baileys_ex_core::error::Error::Json(_)))
+    ));
+    assert_eq!(snapshot(dir), before);
+    // Unindexed types and deletes never reach the manifest's ids; ETF
+    // manifests hold ids as binaries.
+    let fine = [
+        Mutation::Save {
+            key_type: "not-indexed",
+            id: b"\xff",
+            data: b"{}",
+        },
+        Mutation::Delete {
+            key_type: "session",
+            id: b"\xff",
+        },
+    ];
+    s.commit(dir, &fine).unwrap();
+    store(&ETF, &RealFs).commit(dir, &bad).unwrap();
+}
+
+#[test]
 fn a_bad_manifest_fails_the_commit_and_changes_nothing() {
     for spec in SPECS {
         let tmp = tempfile::tempdir().unwrap();
