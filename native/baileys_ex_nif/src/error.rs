@@ -4,6 +4,7 @@
 //! and the module in the manifest errors.
 
 use baileys_ex_core::bigint;
+use baileys_ex_core::commit::{CommitError, MAX_COMMIT_BYTES, MAX_MUTATIONS};
 use baileys_ex_core::error::{posix_name, Error, MetadataError};
 use baileys_ex_core::etf::{self, EtfError};
 use baileys_ex_core::json::{self, JsonError, SyntaxError};
@@ -30,6 +31,19 @@ pub enum Reason {
     Argument(String),
     Metadata(MetadataError),
     Json(JsonError),
+    /// `{:commit_too_large, :mutations | :bytes, count, max}`: a commit
+    /// beyond one of its limits.
+    CommitTooLarge {
+        what: CommitLimit,
+        count: u64,
+        max: u64,
+    },
+}
+
+#[derive(Clone, Copy)]
+pub enum CommitLimit {
+    Mutations,
+    Bytes,
 }
 
 impl From<Error> for Reason {
@@ -39,6 +53,24 @@ impl From<Error> for Reason {
             Error::Metadata(meta) => Reason::Metadata(meta),
             Error::Json(json) => Reason::Json(json),
             Error::CallerGone => Reason::CallerExited,
+        }
+    }
+}
+
+impl From<CommitError> for Reason {
+    fn from(err: CommitError) -> Self {
+        match err {
+            CommitError::Store(err) => err.into(),
+            CommitError::TooManyMutations(count) => Reason::CommitTooLarge {
+                what: CommitLimit::Mutations,
+                count: count as u64,
+                max: MAX_MUTATIONS as u64,
+            },
+            CommitError::TooManyBytes(count) => Reason::CommitTooLarge {
+                what: CommitLimit::Bytes,
+                count,
+                max: MAX_COMMIT_BYTES,
+            },
         }
     }
 }
@@ -83,6 +115,13 @@ impl Encoder for Reason {
             Reason::Argument(message) => (atoms::argument_error(), message.as_str()).encode(env),
             Reason::Metadata(err) => metadata_reason(env, err),
             Reason::Json(err) => json_reason(env, err),
+            Reason::CommitTooLarge { what, count, max } => {
+                let what = match what {
+                    CommitLimit::Mutations => atoms::mutations(),
+                    CommitLimit::Bytes => atoms::bytes(),
+                };
+                (atoms::commit_too_large(), what, *count, *max).encode(env)
+            }
         }
     }
 }
