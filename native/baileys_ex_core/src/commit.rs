@@ -101,6 +101,8 @@ use crate::store::{duplicate, Store};
 pub const MAX_MUTATIONS: usize = 65_536;
 /// Most bytes of values one commit may hold.
 pub const MAX_COMMIT_BYTES: u64 = 256 * 1024 * 1024;
+/// Longest file name Linux filesystems take (`NAME_MAX`).
+const NAME_MAX: usize = 255;
 
 /// One change in a commit, on bytes the NIF has already encoded.
 #[derive(Debug, Clone, Copy)]
@@ -199,6 +201,7 @@ impl Store<'_> {
     pub fn commit(&self, dir: &Path, mutations: &[Mutation]) -> Result<(), CommitError> {
         let bytes = check_limits(mutations)?;
         self.check_manifest_ids(mutations)?;
+        let (files, changes) = self.plan(mutations)?;
         let dir = directory::open(self.fs, self.spec, dir);
         // Checked now (creating the directory if needed) so a bad manifest
         // costs no writes, unless a leader holds the lock: it has just
@@ -209,7 +212,6 @@ impl Store<'_> {
         if mutations.is_empty() {
             return Ok(());
         }
-        let (files, changes) = self.plan(mutations);
         let sync_each = !self.fs.can_sync_filesystem();
         let files = self.stage(&dir, files, sync_each)?;
         // A commit whose caller is gone must not overwrite a later save.
@@ -271,20 +273,26 @@ impl Store<'_> {
     }
 
     /// The file operations (last one per file wins) and manifest changes.
-    fn plan<'m>(&self, mutations: &[Mutation<'m>]) -> (Vec<FileChange<'m>>, Vec<Change>) {
+    /// A name no file can have is refused here, as the single-key path's
+    /// system calls refuse it: a removal is not tried before the commit
+    /// point, and a record must only name plain file names.
+    fn plan<'m>(
+        &self,
+        mutations: &[Mutation<'m>],
+    ) -> Result<(Vec<FileChange<'m>>, Vec<Change>), Error> {
         let mut files: BTreeMap<Vec<u8>, Option<&'m [u8]>> = BTreeMap::new();
         let mut changes = Vec::with_capacity(mutations.len());
         for mutation in mutations {
             match *mutation {
                 Mutation::Save { key_type, id, data } => {
-                    files.insert(self.spec.key_file_name(key_type, id), Some(data));
+                    files.insert(self.file_name(key_type, id)?, Some(data));
                     changes.push(Change::Insert(
                         persisted_key_type(key_type.as_bytes()),
                         id.to_vec(),
                     ));
                 }
                 Mutation::Delete { key_type, id } => {
-                    files.insert(self.spec.key_file_name(key_type, id), None);
+                    files.insert(self.file_name(key_type, id)?, None);
                     changes.push(Change::Remove(
                         persisted_key_type(key_type.as_bytes()),
                         id.to_vec(),
@@ -296,7 +304,19 @@ impl Store<'_> {
                 }
             }
         }
-        (files.into_iter().collect(), changes)
+        Ok((files.into_iter().collect(), changes))
+    }
+
+    fn file_name(&self, key_type: &str, id: &[u8]) -> Result<Vec<u8>, Error> {
+        let name = self.spec.key_file_name(key_type, id);
+        let errno = if !commit_record::valid_name(&name) {
+            libc::EINVAL
+        } else if name.len() > NAME_MAX {
+            libc::ENAMETOOLONG
+        } else {
+            return Ok(name);
+        };
+        Err(io::Error::from_raw_os_error(errno).into())
     }
 
     /// Writes every new value to its temp file in parallel; on any failure
@@ -546,7 +566,9 @@ fn write_record(fs: &dyn Fs, path: &Path, bytes: &[u8], sync: bool) -> io::Resul
 }
 
 /// Renames and removals of a record's entries, in parallel; a file already
-/// gone is fine. Returns the first error after trying every entry.
+/// gone is fine, and so is a name the filesystem says no file can have
+/// (one longer than its own limit), or the record could never be completed.
+/// Returns the first error after trying every entry.
 pub(crate) fn apply_entries(fs: &dyn Fs, dir: &Path, entries: &[Entry]) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let path = |name: &[u8]| dir.join(std::ffi::OsStr::from_bytes(name));
@@ -554,6 +576,7 @@ pub(crate) fn apply_entries(fs: &dyn Fs, dir: &Path, entries: &[Entry]) -> io::R
         Entry::Write { name, temp, .. } => fs.rename(&path(temp), &path(name)),
         Entry::Remove { name } => match fs.remove_file(&path(name)) {
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(err) if err.raw_os_error() == Some(libc::ENAMETOOLONG) => Ok(()),
             other => other,
         },
     })

@@ -275,6 +275,66 @@ fn a_json_commit_refuses_an_indexed_id_that_is_not_utf8_before_writing() {
     store(&ETF, &RealFs).commit(dir, &bad).unwrap();
 }
 
+/// A removal is not tried before the commit point, so a name no file can
+/// have must be refused up front: after it, the commit could never finish.
+#[test]
+fn a_name_no_file_can_have_is_refused_before_writing() {
+    for spec in SPECS {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let s = store(spec, &RealFs);
+        s.save_key(dir, "session", b"a", b"{}").unwrap();
+        let before = snapshot(dir);
+        let long = vec![b'y'; 300];
+        for (id, errno) in [(&b"a\0b"[..], "einval"), (&long[..], "enametoolong")] {
+            for ops in [
+                vec![
+                    Op::Save("session", b"b".to_vec(), b"{}".to_vec()),
+                    Op::Delete("session", id.to_vec()),
+                ],
+                vec![
+                    Op::Delete("session", b"a".to_vec()),
+                    Op::Save("session", id.to_vec(), b"{}".to_vec()),
+                ],
+            ] {
+                let err = s.commit(dir, &mutations(&ops)).unwrap_err();
+                match err {
+                    CommitError::Store(err) => assert_eq!(err.posix_name(), Some(errno)),
+                    other => panic!("{other:?}"),
+                }
+                assert_eq!(snapshot(dir), before);
+            }
+            // As the single-key path answers.
+            let single = s.delete_key(dir, "session", id).unwrap_err();
+            assert_eq!(single.posix_name(), Some(errno));
+        }
+    }
+}
+
+/// A left-over removal of a name the filesystem refuses as too long (one
+/// with a shorter limit than ours) is done: no such file can exist.
+#[test]
+fn a_record_removing_a_name_too_long_for_the_filesystem_completes() {
+    for spec in SPECS {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let s = store(spec, &RealFs);
+        s.save_key(dir, "session", b"a", b"{}").unwrap();
+        let record = baileys_ex_core::commit_record::encode(&[
+            baileys_ex_core::commit_record::Entry::Remove {
+                name: vec![b'n'; 300],
+            },
+            baileys_ex_core::commit_record::Entry::Remove {
+                name: spec.key_file_name("session", b"a"),
+            },
+        ]);
+        std::fs::write(dir.join(record_file_name(spec)), record).unwrap();
+        assert_eq!(s.recover(dir).unwrap(), Recovery::RolledForward);
+        assert_eq!(s.load_key(dir, "session", b"a").unwrap(), None);
+        assert!(!has_record(spec, &snapshot(dir)));
+    }
+}
+
 #[test]
 fn a_bad_manifest_fails_the_commit_and_changes_nothing() {
     for spec in SPECS {
