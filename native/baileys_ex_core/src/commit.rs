@@ -38,6 +38,17 @@
 //! fsynced as they are written and the directory is fsynced at step 5: the
 //! same guarantees, with flushes that grow with the set.
 //!
+//! **A lone replace** needs no record: a commit (or group) that replaces
+//! exactly one file and leaves the manifest as it is (re-saving a key that
+//! is indexed already, as receiving a message does) is the single-key
+//! replace instead: its temp file is fsynced as it is staged, renamed over
+//! the final name, and the directory fsynced. A rename is atomic by
+//! itself, and this keeps the flushes to the commit's own file rather than
+//! a `syncfs` of the whole filesystem. Staging guesses from the cached
+//! manifest; the leader decides from the one it has just read, and falls
+//! back to the record (the temp file already durable) when the guess was
+//! wrong.
+//!
 //! # Why it is all or nothing
 //!
 //! Before the commit point no final name has changed. A record is applied
@@ -143,6 +154,8 @@ struct Staged {
     temp: PathBuf,
     len: u64,
     crc: u32,
+    /// Fsynced as it was written.
+    synced: bool,
 }
 
 enum Op {
@@ -206,13 +219,15 @@ impl Store<'_> {
         // Checked now (creating the directory if needed) so a bad manifest
         // costs no writes, unless a leader holds the lock: it has just
         // checked, and checks again before anything becomes visible.
+        let mut lone = false;
         if let Some(mut cache) = dir.try_lock_manifest() {
             self.check_manifest(&dir, &mut cache)?;
+            lone = lone_replace(&files, &changes, &cache);
         }
         if mutations.is_empty() {
             return Ok(());
         }
-        let sync_each = !self.fs.can_sync_filesystem();
+        let sync_each = lone || !self.fs.can_sync_filesystem();
         let files = self.stage(&dir, files, sync_each)?;
         // A commit whose caller is gone must not overwrite a later save.
         if !self.atoms.caller_alive() {
@@ -406,6 +421,20 @@ impl Store<'_> {
         for change in changes {
             write |= change.apply(&mut manifest, &mut existed, cache.canonical);
         }
+        if !write {
+            if let Some((name, staged)) = synced_lone_write(files) {
+                // The single-key replace: the temp file is durable already.
+                self.fs
+                    .rename(&staged.temp, &dir.file_path(name))
+                    .map_err(before)?;
+                self.fs
+                    .sync_dir(&dir.path)
+                    .map_err(|err| Failure::After(err.into()))?;
+                cache.manifest = existed.then_some(manifest);
+                cache.valid = true;
+                return Ok(());
+            }
+        }
         let sync_each = !self.fs.can_sync_filesystem();
         let manifest_bytes = if write {
             let bytes = self.encode_manifest(&manifest);
@@ -481,6 +510,33 @@ fn check_limits(mutations: &[Mutation]) -> Result<u64, CommitError> {
     Ok(bytes)
 }
 
+/// Whether a commit is likely a lone replace (see the module doc): one new
+/// value, and a cached manifest that already holds every change.
+fn lone_replace(files: &[FileChange], changes: &[Change], cache: &ManifestCache) -> bool {
+    let [(_, Some(_))] = files else {
+        return false;
+    };
+    let manifest = match &cache.manifest {
+        Some(manifest) if cache.valid && cache.canonical => manifest,
+        _ => return false,
+    };
+    changes.iter().all(|change| match change {
+        Change::Insert(Some(key_type), id) => manifest.contains(key_type, id),
+        Change::Insert(None, _) | Change::Ensure => true,
+        Change::Remove(..) => false,
+    })
+}
+
+/// The group's only file, if it is a new value whose temp file is fsynced.
+fn synced_lone_write(files: &BTreeMap<Vec<u8>, Op>) -> Option<(&[u8], &Staged)> {
+    match files.iter().next() {
+        Some((name, Op::Write(staged))) if files.len() == 1 && staged.synced => {
+            Some((name, staged))
+        }
+        _ => None,
+    }
+}
+
 /// Queued commits in order, as many as fit one commit's limits together
 /// (always at least the first).
 fn take_group(pending: &mut VecDeque<Pending>) -> Vec<Pending> {
@@ -538,6 +594,7 @@ fn stage_file(fs: &dyn Fs, final_path: &Path, data: &[u8], sync_each: bool) -> i
             temp,
             len: data.len() as u64,
             crc,
+            synced: sync_each,
         }),
         Err(err) => {
             let _ = fs.remove_file(&temp);

@@ -182,6 +182,51 @@ fn flushes_per_commit_do_not_grow_with_its_size() {
     }
 }
 
+/// Re-saving one indexed key (or the credentials) replaces one file and
+/// leaves the manifest as it is: the single-key replace, no record, and
+/// flushes of that file and the directory rather than of the filesystem.
+#[test]
+fn a_lone_replace_flushes_its_file_and_the_directory_only() {
+    for spec in SPECS {
+        let tmp = tempfile::tempdir().unwrap();
+        let (all, one) = (tmp.path().join("all"), tmp.path().join("one"));
+        let setup = [
+            Op::Creds(b"c".to_vec()),
+            Op::Save("session", b"1".to_vec(), b"old".to_vec()),
+        ];
+        prepare(spec, &all, &setup);
+        prepare(spec, &one, &setup);
+        let fs = FaultFs::new();
+        let s = store(spec, &fs);
+        for ops in [
+            vec![Op::Save("session", b"1".to_vec(), b"new".to_vec())],
+            vec![Op::Creds(b"c2".to_vec())],
+            vec![
+                Op::Save("session", b"1".to_vec(), b"x".to_vec()),
+                Op::Save("session", b"1".to_vec(), b"last".to_vec()),
+            ],
+        ] {
+            fs.fail_nth(u64::MAX, &[], 0);
+            s.commit(&all, &mutations(&ops)).unwrap();
+            assert_eq!(
+                flushes(&fs.log()),
+                [FsOp::Fsync, FsOp::DirFsync],
+                "{:?} {ops:?}",
+                spec.kind
+            );
+            for op in &ops {
+                op.apply(&store(spec, &RealFs), &one).unwrap();
+            }
+            assert_eq!(snapshot(&all), snapshot(&one));
+        }
+        // A new key changes the manifest: the record, syncfs and the directory.
+        fs.fail_nth(u64::MAX, &[], 0);
+        let new = [Op::Save("session", b"2".to_vec(), b"v".to_vec())];
+        s.commit(&all, &mutations(&new)).unwrap();
+        assert_eq!(flushes(&fs.log()), [FsOp::SyncFs, FsOp::DirFsync]);
+    }
+}
+
 #[test]
 fn without_syncfs_each_file_is_fsynced_and_the_result_is_the_same() {
     for spec in SPECS {
