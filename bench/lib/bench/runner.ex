@@ -7,6 +7,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
   """
 
   alias BaileysEx.Auth.NIF.Bench.{
+    Commits,
     Concurrency,
     Config,
     Implementations,
@@ -48,7 +49,10 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
         |> Enum.map(&Implementations.plan/1)
         |> Enum.map(&run_backend(&1, ws, config, started))
 
-      report = Report.render(%{machine: machine, mode: mode, backends: results})
+      report =
+        Report.render(%{machine: machine, mode: mode, backends: results}) <>
+          Commits.render(results, machine.fsync_probe_us)
+
       elapsed_s = (Timing.now_ms() - started) / 1000
 
       json_path = Path.join(results_dir, "latest.json")
@@ -90,10 +94,11 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
     progress.("concurrency")
     concurrency = Concurrency.run(plan, ws, config)
     replay = Replay.run(plan, ws, config, fn what -> progress.("replay: #{what}") end)
+    commits = Commits.run(plan, ws, config, progress)
 
     %{
       plan: plan,
-      rows: single ++ scaling.rows ++ [pairing, concurrency] ++ replay,
+      rows: single ++ scaling.rows ++ [pairing, concurrency] ++ replay ++ commits,
       notes: ["scaling: #{scaling.fill}"]
     }
   end
