@@ -4,14 +4,18 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CommitCrash do
   at random moments and checks that every commit is whole and that no
   acknowledged commit is lost.
 
-  Each writer VM first opens its directories, which completes or rolls back
-  a commit the previous kill cut short, and prints what it then finds
-  (`CrashWriter.report_state/1`). That must be exactly the state after every
-  commit acknowledged so far, or that state plus the commit that was in
-  flight at the kill: all of its keys new, or all of them old, for every key
-  and the credentials. Right after each kill, before anything reopens the
-  directory, every data file must decode (renames replace whole files). A
-  fresh VM makes the last check, and must leave no temp file and no record.
+  A writer commits one set after the other, each drawn from its sequence
+  number (`CrashWriter.commit_items/1`), so the harness knows every commit
+  it makes, printed or not. Each writer VM first opens its directories,
+  which completes or rolls back a commit the previous kill cut short, and
+  prints what it then finds (`CrashWriter.report_state/1`). Across all
+  directories of the lane that must be exactly the state after every commit
+  the previous writer acknowledged (printed `A`) and then the next `p`
+  commits whole, for some `p` >= 0: a kill can lose the last lines the
+  writer printed, never part of a commit, never an acknowledged one. Right
+  after each kill, before anything reopens the directory, every data file
+  must decode (renames replace whole files). A fresh VM makes the last
+  check, and must leave no temp file and no record.
   """
 
   alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, CrashWriter, SubVM}
@@ -19,11 +23,22 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CommitCrash do
   @writer "BaileysEx.Auth.NIF.Test.Reliability.CrashWriter.main_commits(System.argv())"
   @reader "BaileysEx.Auth.NIF.Test.Reliability.CrashWriter.main_state(System.argv())"
 
+  # More unprinted commits than a kill can plausibly lose output for.
+  @max_unprinted 1_000
+
+  @typedoc """
+  What the next VM may find: `states` (by backend name) after every
+  acknowledged commit, and `next`, the first commit not acknowledged
+  (`nil` before any writer ran).
+  """
+  @type expected :: %{states: %{String.t() => map()}, next: non_neg_integer() | nil}
+
   @doc """
   Runs `rounds` kills on `dirs` (`[{backend, dir}]`, one lane). Returns the
-  lane's report: the `CrashHarness` fields plus `rolled_forward` and
-  `rolled_back` (in-flight commits found applied, and found not applied),
-  and `expected` for `check_in_fresh_vm/1`.
+  lane's report: the `CrashHarness` fields plus `rolled_forward` (commits
+  after the last acknowledged one found applied) and `rolled_back` (kills
+  with a commit in flight whose commit was found not applied), and
+  `expected` for `check_in_fresh_vm/1`.
   """
   @spec run_lane([{Backend.t(), Path.t()}], pos_integer(), :rand.state(), pos_integer()) :: map()
   def run_lane(dirs, rounds, rng, max_delay) do
@@ -33,7 +48,8 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CommitCrash do
 
     initial = %{
       dirs: dirs,
-      expected: Map.new(dirs, fn {b, _} -> {Atom.to_string(b.name), [empty_state()]} end),
+      expected: %{states: Map.new(dirs, &{name(&1), empty_state()}), next: nil},
+      started: false,
       acked_count: 0,
       kills: 0,
       in_flight: 0,
@@ -61,11 +77,17 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CommitCrash do
 
     case SubVM.await_line(vm, &(&1 == "READY"), 120_000) do
       {:ok, _, seen} ->
-        state = judge(state, "round #{round}", seen)
-        {delay, rng} = delay(state.rng, max_delay)
-        Process.sleep(delay)
-        {:killed, status, lines} = SubVM.kill(vm)
-        absorb(%{state | rng: rng}, round, base, status, lines)
+        case judge(state, "round #{round}", seen) do
+          %{problems: []} = state ->
+            {delay, rng} = delay(state.rng, max_delay)
+            Process.sleep(delay)
+            {:killed, status, lines} = SubVM.kill(vm)
+            absorb(%{state | rng: rng}, round, base, status, lines)
+
+          state ->
+            SubVM.kill(vm)
+            state
+        end
 
       {:exit, status, lines} ->
         problem(state, "round #{round}: writer exited #{status} before ready: #{tail(lines)}")
@@ -82,65 +104,70 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CommitCrash do
     :rand.uniform_s(if(pick == 1, do: 5, else: max_delay), rng)
   end
 
-  # What a VM found on opening, against what may be there: the acknowledged
-  # state, or it plus the commit in flight.
+  # What a VM found on opening, against the states the expected one reaches
+  # commit by commit.
   defp judge(state, where, lines) do
     found = parse_states(lines)
+    %{states: states, next: next} = state.expected
+    checked = found |> Map.values() |> Enum.map(&map_size/1) |> Enum.sum()
+    state = %{state | keys_checked: state.keys_checked + checked}
 
-    Enum.reduce(state.dirs, state, fn {backend, _dir}, state ->
-      name = Atom.to_string(backend.name)
-      [acked | with_in_flight] = Map.fetch!(state.expected, name)
-      seen = Map.get(found, name, %{})
-      state = %{state | keys_checked: state.keys_checked + map_size(seen)}
+    case applied_prefix(state.dirs, states, next, found) do
+      {:ok, applied} ->
+        %{
+          state
+          | expected: %{states: found, next: nil},
+            rolled_forward: state.rolled_forward + min(applied, 1),
+            rolled_back: state.rolled_back + if(state.started and applied == 0, do: 1, else: 0),
+            started: false
+        }
 
+      :error ->
+        problems =
+          for {name, expected} <- states, found[name] != expected do
+            "#{where}: #{name} is not the acknowledged state, nor it with the commits after " <>
+              "it whole; against the acknowledged state it differs at #{difference(found[name], expected)}"
+          end
+
+        Enum.reduce(problems, state, &problem(&2, &1))
+    end
+  end
+
+  # How many commits from `next` on, applied whole, turn `states` into
+  # `found`; `:error` if no number of them does.
+  defp applied_prefix(dirs, states, next, found) do
+    names = List.to_tuple(Enum.map(dirs, &name/1))
+
+    Enum.reduce_while(0..@max_unprinted, states, fn applied, states ->
       cond do
-        seen == acked and with_in_flight not in [[], [acked]] ->
-          %{
-            state
-            | rolled_back: state.rolled_back + 1,
-              expected: Map.put(state.expected, name, [seen])
-          }
+        states == found ->
+          {:halt, {:ok, applied}}
 
-        seen == acked ->
-          %{state | expected: Map.put(state.expected, name, [seen])}
-
-        [seen] == with_in_flight ->
-          %{
-            state
-            | rolled_forward: state.rolled_forward + 1,
-              expected: Map.put(state.expected, name, [seen])
-          }
+        next == nil or applied == @max_unprinted ->
+          {:halt, :error}
 
         true ->
-          problem(state, "#{where}: #{name}: #{difference(seen, acked, with_in_flight)}")
+          seq = next + applied
+          name = elem(names, rem(seq, tuple_size(names)))
+          {:cont, Map.update!(states, name, &after_commit(&1, seq))}
       end
     end)
   end
 
-  defp difference(seen, acked, with_in_flight) do
-    differs = fn expected ->
-      for {key, value} <- expected,
-          seen[key] != value,
-          do: "#{key} #{inspect(seen[key])} (expected #{inspect(value)})"
-    end
+  defp difference(nil, _expected), do: "every key (nothing reported)"
 
-    "neither the acknowledged state (differs at #{Enum.join(differs.(acked), ", ")})" <>
-      case with_in_flight do
-        [full] ->
-          " nor it with the commit in flight (differs at #{Enum.join(differs.(full), ", ")})"
-
-        [] ->
-          ""
-      end
+  defp difference(seen, expected) do
+    for(
+      {key, value} <- expected,
+      seen[key] != value,
+      do: "#{key} #{inspect(seen[key])} (expected #{inspect(value)})"
+    )
+    |> Enum.join(", ")
   end
 
-  # The harness knows each commit from its sequence number
-  # (`CrashWriter.commit_items/1`): a commit the kill cut short counts even
-  # if its B line never left the VM.
+  # The harness knows each commit from its sequence number: the lines a
+  # kill swallows only leave more commits to look for on reopening.
   defp absorb(state, round, base, status, lines) do
-    names = List.to_tuple(for {b, _} <- state.dirs, do: Atom.to_string(b.name))
-    name_of = fn seq -> elem(names, rem(seq, tuple_size(names))) end
-
     {acked, started, errors} =
       Enum.reduce(lines, {[], nil, []}, fn line, {acked, started, errors} ->
         case String.split(line, " ") do
@@ -173,21 +200,17 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CommitCrash do
         do: errors,
         else: ["acknowledged out of order: #{inspect(acked)}" | errors]
 
-    model =
-      Enum.reduce(acked, state.expected, fn seq, model ->
-        Map.update!(model, name_of.(seq), fn [current] -> [after_commit(current, seq)] end)
-      end)
-
-    expected =
-      Map.update!(model, name_of.(next), fn [current] ->
-        [current, after_commit(current, next)]
+    states =
+      Enum.reduce(acked, state.expected.states, fn seq, states ->
+        Map.update!(states, name_at(state.dirs, seq), &after_commit(&1, seq))
       end)
 
     temps = Enum.flat_map(state.dirs, fn {_b, dir} -> Backend.temp_files(dir) end)
 
     state = %{
       state
-      | expected: expected,
+      | expected: %{states: states, next: next},
+        started: started == next,
         acked_count: state.acked_count + length(acked),
         kills: state.kills + 1,
         in_flight: state.in_flight + if(started == next, do: 1, else: 0),
@@ -220,8 +243,9 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CommitCrash do
 
   @doc """
   The last check, in a fresh VM: what it finds on opening each directory of
-  `lane` must be what `run_lane/4` expects, and no temp file or record may be
-  left. Returns `{problems, temp files that were there before it opened}`.
+  `lane` must be what `run_lane/4` expects (`lane.expected`), and no temp
+  file or record may be left. Returns `{problems, temp files that were
+  there before it opened}`.
   """
   @spec check_in_fresh_vm(map()) :: {[String.t()], non_neg_integer()}
   def check_in_fresh_vm(lane) do
@@ -230,7 +254,8 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CommitCrash do
     case SubVM.run(@reader, targets(lane.dirs), [label: :commit_checker], 300_000) do
       {0, lines} ->
         if "DONE" in lines do
-          checked = judge(%{lane | problems: []}, "fresh VM", lines)
+          counters = %{started: false, keys_checked: 0, rolled_forward: 0, rolled_back: 0}
+          checked = judge(Map.merge(counters, %{lane | problems: []}), "fresh VM", lines)
 
           left =
             for "L " <> rest <- lines,
@@ -282,6 +307,11 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CommitCrash do
   defp word("fresh"), do: :fresh
   defp word("bad"), do: :bad
   defp word(seq), do: String.to_integer(seq)
+
+  # The writer sends commit `seq` to the `rem(seq, n)`-th of its `n` targets.
+  defp name_at(dirs, seq), do: dirs |> Enum.at(rem(seq, length(dirs))) |> name()
+
+  defp name({backend, _dir}), do: Atom.to_string(backend.name)
 
   defp targets(dirs), do: for({b, dir} <- dirs, do: "#{b.name}=#{dir}")
 
