@@ -33,10 +33,14 @@ defmodule BaileysEx.Auth.NIF.Bench.Commits do
 
   @targets %{pre_keys: 30.0, sessions: 20.0, receive: 3.0, load_many: 5.0}
 
-  @doc "Runs the four rows for one backend's plan."
+  @doc """
+  Runs the four rows for one backend's plan. Each row also carries
+  `flush_us`, the disk's flush latency measured just before the section.
+  """
   @spec run(Implementations.plan(), Workspace.t(), Config.t(), (String.t() -> any())) :: [Row.t()]
   def run(plan, ws, config, progress) do
     c = config.commits
+    flush = flush_us(ws)
 
     [
       {"commit #{c.pre_keys} pre-keys", :pre_keys, c.sets, pre_keys(ws, c.pre_keys)},
@@ -49,7 +53,10 @@ defmodule BaileysEx.Auth.NIF.Bench.Commits do
     |> Enum.map(fn {name, target, sampling, build} ->
       progress.(name)
       samples = Scenarios.compare(plan, ws, name, sampling, build)
-      Row.per_op(:commits, name, samples, op: :commit, target: @targets[target])
+
+      :commits
+      |> Row.per_op(name, samples, op: :commit, target: @targets[target])
+      |> Map.put(:flush_us, flush)
     end)
   end
 
@@ -136,10 +143,11 @@ defmodule BaileysEx.Auth.NIF.Bench.Commits do
 
   @doc """
   The section for people: per backend, the four rows with the NIF's time
-  also in flushes of this disk (`flush_us`, a 4 KiB write and its fsync).
+  also in flushes of this disk (a 4 KiB write and its fsync, measured just
+  before the section ran).
   """
-  @spec render([%{plan: map(), rows: [Row.t()]}], float()) :: String.t()
-  def render(results, flush_us) do
+  @spec render([%{plan: map(), rows: [Row.t()]}]) :: String.t()
+  def render(results) do
     head = [
       "Commits (µs per set)",
       "n",
@@ -164,21 +172,30 @@ defmodule BaileysEx.Auth.NIF.Bench.Commits do
               to_string(max(count(b), count(n))),
               Report.fmt_us(b[:median_us]),
               Report.fmt_us(n[:median_us]),
-              if(n, do: :erlang.float_to_binary(n.median_us / flush_us, decimals: 1), else: "-"),
+              in_flushes(n, row.flush_us),
               Report.fmt_ratio(Row.ratio(row)),
               target(row)
             ]
           end)
 
-        ["\n== #{plan.title}: atomic commits and batch loads ==\n", table(head, body)]
+        [
+          "\n== #{plan.title}: atomic commits and batch loads ==\n",
+          "flush latency just before: a 4 KiB write and its fsync take ",
+          "#{Report.fmt_us(hd(rows).flush_us)} µs (median)\n",
+          table(head, body)
+        ]
       end
 
     IO.iodata_to_binary([
       sections,
-      "\nflush latency of this disk: a 4 KiB write and its fsync take #{Report.fmt_us(flush_us)} µs " <>
-        "(median); a commit makes two flushes whatever its size, the baseline two to four per key\n"
+      "a commit makes two flushes whatever its size; the baseline two (JSON) or four (ETF) per key\n"
     ])
   end
+
+  defp in_flushes(nil, _flush_us), do: "-"
+
+  defp in_flushes(nif, flush_us),
+    do: :erlang.float_to_binary(nif.median_us / flush_us, decimals: 1)
 
   @doc "The disk's flush latency in µs (see `Machine.fsync_probe_us/1`), measured in `ws`."
   @spec flush_us(Workspace.t()) :: float()
@@ -195,8 +212,6 @@ defmodule BaileysEx.Auth.NIF.Bench.Commits do
     ws = Workspace.new(results_dir)
 
     try do
-      flush = flush_us(ws)
-
       results =
         for backend <- Implementations.backends() do
           plan = Implementations.plan(backend)
@@ -213,16 +228,15 @@ defmodule BaileysEx.Auth.NIF.Bench.Commits do
             name: row.name,
             ratio: Row.ratio(row),
             target: row.target,
-            median_us: Map.new(row.figures, fn {id, f} -> {id, f.median_us} end)
+            flush_us: row.flush_us,
+            median_us: Map.new(row.figures, fn {id, f} -> {id, f.median_us} end),
+            samples_us: row.samples
           }
         end
 
-      ResultsJSON.write!(
-        Path.join(results_dir, "commits.json"),
-        %{mode: mode, flush_us: flush, rows: json}
-      )
-
-      render(results, flush)
+      path = Path.join(results_dir, "commits.json")
+      ResultsJSON.write!(path, %{mode: mode, machine: Machine.info(ws.root), rows: json})
+      render(results) <> "wrote #{Path.relative_to_cwd(path)}\n"
     after
       Workspace.cleanup(ws)
     end

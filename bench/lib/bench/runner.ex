@@ -51,7 +51,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
 
       report =
         Report.render(%{machine: machine, mode: mode, backends: results}) <>
-          Commits.render(results, machine.fsync_probe_us)
+          Commits.render(results)
 
       elapsed_s = (Timing.now_ms() - started) / 1000
 
