@@ -203,7 +203,10 @@ fn every_call_of_a_lone_replace_fails_safely() {
         store(spec, &fs).commit(&dir, &mutations(&lone)).unwrap();
         let (log, after) = (fs.log(), snapshot(&dir));
         assert_ne!(before, after);
-        assert!(!log.contains(&FsOp::SyncFs), "no record, no syncfs: {log:?}");
+        assert!(
+            !log.contains(&FsOp::SyncFs),
+            "no record, no syncfs: {log:?}"
+        );
         for &(set, ops) in OP_SETS {
             let calls = log.iter().filter(|op| ops.contains(op)).count() as u64;
             for &(errno, posix) in ERRNOS {
