@@ -29,6 +29,13 @@ defmodule BaileysEx.Auth.NIF.Bench.Config do
             groups: pos_integer(),
             senders_per_group: pos_integer(),
             session_updates: pos_integer()
+          },
+          commits: %{
+            pre_keys: pos_integer(),
+            sessions: pos_integer(),
+            sets: keyword(),
+            receive: keyword(),
+            loads: keyword()
           }
         }
 
@@ -55,6 +62,13 @@ defmodule BaileysEx.Auth.NIF.Bench.Config do
         groups: 100,
         senders_per_group: 5,
         session_updates: 10_000
+      },
+      commits: %{
+        pre_keys: 812,
+        sessions: 256,
+        sets: [count: 7, warmup: 1, block: 1],
+        receive: [count: 300],
+        loads: [count: 30, block: 2]
       }
     }
   end
@@ -80,6 +94,13 @@ defmodule BaileysEx.Auth.NIF.Bench.Config do
         groups: 5,
         senders_per_group: 3,
         session_updates: 150
+      },
+      commits: %{
+        pre_keys: 100,
+        sessions: 32,
+        sets: [count: 3, warmup: 1, block: 1],
+        receive: [count: 20],
+        loads: [count: 5, block: 1]
       }
     }
   end

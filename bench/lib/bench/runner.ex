@@ -12,6 +12,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
   """
 
   alias BaileysEx.Auth.NIF.Bench.{
+    Commits,
     Concurrency,
     Conditions,
     Config,
@@ -55,7 +56,10 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
         |> Enum.map(&Implementations.plan/1)
         |> Enum.map(&run_backend(&1, ws, config, started))
 
-      report = Report.render(%{machine: machine, mode: mode, backends: results})
+      report =
+        Report.render(%{machine: machine, mode: mode, backends: results}) <>
+          Commits.render(results)
+
       elapsed_s = (Timing.now_ms() - started) / 1000
 
       json_path = Path.join(results_dir, "latest.json")
@@ -128,11 +132,14 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
         Replay.run(plan, ws, config, fn what -> progress.("replay: #{what}") end)
       end)
 
+    {commits, commits_trust} =
+      watch.(:commits, "commits", fn -> Commits.run(plan, ws, config, progress) end)
+
     %{
       plan: plan,
-      rows: single ++ scaling.rows ++ [pairing, concurrency] ++ replay,
+      rows: single ++ scaling.rows ++ [pairing, concurrency] ++ replay ++ commits,
       notes: ["scaling: #{scaling.fill}"],
-      sections: [single_trust, scaling_trust, pairing_trust, concurrency_trust, replay_trust]
+      sections: [single_trust, scaling_trust, pairing_trust, concurrency_trust, replay_trust, commits_trust]
     }
   end
 

@@ -8,11 +8,15 @@ defmodule BaileysEx.Auth.NIF do
   # binaries; `slot` is `:credentials` or `{:key, type}`. Errors are data
   # (`{:argument_error, message}`, `{:invalid_etf, bytes}`, manifest errors
   # without the module) that `Common` turns into the originals' terms.
-  # `encode/3` and `decode/3` run on dirty CPU schedulers, the rest on dirty
-  # IO schedulers; `scheduler_use/0` reports the thread kinds each NIF has
-  # run on, for the test that checks exactly that. Loads return
-  # `{:encoded, bytes}` for large files, which the caller passes to
-  # `decode/3`.
+  # `encode/3`, `decode/3`, `encode_many/3` and `decode_many/3` run on dirty
+  # CPU schedulers, the rest on dirty IO schedulers; `scheduler_use/0`
+  # reports the thread kinds each NIF has run on, for the test that checks
+  # exactly that. Loads return `{:encoded, bytes}` for what they did not
+  # decode themselves (large files), which the caller passes to `decode/3`
+  # or `decode_many/3`. `commit/3` takes `[{type, [{id, data | nil}]}]`
+  # (data from `encode_many/3`, nil deletes) and the credentials' data or
+  # nil; `load_many/3` answers `{:ok, [{:ok, term_or_nil} | {:encoded, bytes}]}`
+  # in the ids' order.
 
   @on_load :load_nif
 
@@ -41,6 +45,10 @@ defmodule BaileysEx.Auth.NIF do
   def save_key(_location, _type, _id, _data), do: :erlang.nif_error(not_loaded())
   def delete_key(_location, _type, _id), do: :erlang.nif_error(not_loaded())
   def list_keys(_location), do: :erlang.nif_error(not_loaded())
+  def encode_many(_backend, _slot, _values), do: :erlang.nif_error(not_loaded())
+  def decode_many(_backend, _slot, _files), do: :erlang.nif_error(not_loaded())
+  def commit(_location, _changes, _credentials), do: :erlang.nif_error(not_loaded())
+  def load_many(_location, _type, _ids), do: :erlang.nif_error(not_loaded())
   def scheduler_use, do: :erlang.nif_error(not_loaded())
 
   # `:code.priv_dir/1` is `{:error, :bad_name}` when the application is not on

@@ -39,6 +39,17 @@
 //! fsynced as they are written and the directory is fsynced at step 5: the
 //! same guarantees, with flushes that grow with the set.
 //!
+//! **A lone replace** needs no record: a commit (or group) that replaces
+//! exactly one file and leaves the manifest as it is (re-saving a key that
+//! is indexed already, as receiving a message does) is the single-key
+//! replace instead: its temp file is fsynced as it is staged, renamed over
+//! the final name, and the directory fsynced. A rename is atomic by
+//! itself, and this keeps the flushes to the commit's own file rather than
+//! a `syncfs` of the whole filesystem. Staging guesses from the cached
+//! manifest; the leader decides from the one it has just read, and falls
+//! back to the record (the temp file already durable) when the guess was
+//! wrong.
+//!
 //! # Why it is all or nothing
 //!
 //! Before the commit point no final name has changed. A record is applied
@@ -76,7 +87,8 @@
 //! # Limits
 //!
 //! At most `MAX_MUTATIONS` mutations and `MAX_COMMIT_BYTES` bytes of values
-//! per commit; memory is the staged names plus the record, on top of the
+//! per commit, and (JSON) ids of indexed types that are UTF-8, all checked
+//! before anything is written; memory is the staged names plus the record, on top of the
 //! caller's values. Readers get no isolation: a load that runs while a
 //! commit applies can see some of its files new and others old.
 
@@ -94,7 +106,7 @@ use crate::directory::{self, Change, Directory, ManifestCache};
 use crate::error::Error;
 use crate::fs::Fs;
 use crate::io_pool;
-use crate::layout::persisted_key_type;
+use crate::layout::{persisted_key_type, BackendKind};
 use crate::locks::DirLock;
 use crate::store::{duplicate, Store};
 
@@ -102,6 +114,8 @@ use crate::store::{duplicate, Store};
 pub const MAX_MUTATIONS: usize = 65_536;
 /// Most bytes of values one commit may hold.
 pub const MAX_COMMIT_BYTES: u64 = 256 * 1024 * 1024;
+/// Longest file name Linux filesystems take (`NAME_MAX`).
+const NAME_MAX: usize = 255;
 
 /// One change in a commit, on bytes the NIF has already encoded.
 #[derive(Debug, Clone, Copy)]
@@ -153,6 +167,8 @@ struct Staged {
     len: u64,
     crc: u32,
     lock: Mutex<Option<File>>,
+    /// Fsynced as it was written.
+    synced: bool,
 }
 
 impl Staged {
@@ -225,18 +241,21 @@ impl Store<'_> {
         }) {
             return Err(Error::TooLarge { cap }.into());
         }
+        self.check_manifest_ids(mutations)?;
+        let (files, changes) = self.plan(mutations)?;
         let dir = directory::open(self.fs, self.spec, dir)?;
         // Checked now (creating the directory if needed) so a bad manifest
         // costs no writes, unless a leader holds the lock: it has just
         // checked, and checks again before anything becomes visible.
+        let mut lone = false;
         if let Some(mut cache) = dir.try_lock_manifest() {
             self.check_manifest(&dir, &mut cache)?;
+            lone = lone_replace(&files, &changes, &cache);
         }
         if mutations.is_empty() {
             return Ok(());
         }
-        let (files, changes) = self.plan(mutations);
-        let sync_each = !self.fs.can_sync_filesystem();
+        let sync_each = lone || !self.fs.can_sync_filesystem();
         let files = self.stage(&dir, files, sync_each)?;
         // A commit whose caller is gone must not overwrite a later save.
         if !self.atoms.caller_alive() {
@@ -278,21 +297,45 @@ impl Store<'_> {
         }
     }
 
+    /// A JSON manifest holds ids as strings, so a save of an indexed key
+    /// whose id is not UTF-8 cannot be recorded: refused before anything is
+    /// written (a single-key save writes the file first and then fails, as
+    /// the original does).
+    fn check_manifest_ids(&self, mutations: &[Mutation]) -> Result<(), Error> {
+        if self.spec.kind != BackendKind::Json {
+            return Ok(());
+        }
+        for mutation in mutations {
+            if let Mutation::Save { key_type, id, .. } = mutation {
+                if persisted_key_type(key_type.as_bytes()).is_some() {
+                    crate::json::check_manifest_id(id)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The file operations (last one per file wins) and manifest changes.
-    fn plan<'m>(&self, mutations: &[Mutation<'m>]) -> (Vec<FileChange<'m>>, Vec<Change>) {
+    /// A name no file can have is refused here, as the single-key path's
+    /// system calls refuse it: a removal is not tried before the commit
+    /// point, and a record must only name plain file names.
+    fn plan<'m>(
+        &self,
+        mutations: &[Mutation<'m>],
+    ) -> Result<(Vec<FileChange<'m>>, Vec<Change>), Error> {
         let mut files: BTreeMap<Vec<u8>, Option<&'m [u8]>> = BTreeMap::new();
         let mut changes = Vec::with_capacity(mutations.len());
         for mutation in mutations {
             match *mutation {
                 Mutation::Save { key_type, id, data } => {
-                    files.insert(self.spec.key_file_name(key_type, id), Some(data));
+                    files.insert(self.file_name(key_type, id)?, Some(data));
                     changes.push(Change::Insert(
                         persisted_key_type(key_type.as_bytes()),
                         id.to_vec(),
                     ));
                 }
                 Mutation::Delete { key_type, id } => {
-                    files.insert(self.spec.key_file_name(key_type, id), None);
+                    files.insert(self.file_name(key_type, id)?, None);
                     changes.push(Change::Remove(
                         persisted_key_type(key_type.as_bytes()),
                         id.to_vec(),
@@ -304,7 +347,19 @@ impl Store<'_> {
                 }
             }
         }
-        (files.into_iter().collect(), changes)
+        Ok((files.into_iter().collect(), changes))
+    }
+
+    fn file_name(&self, key_type: &str, id: &[u8]) -> Result<Vec<u8>, Error> {
+        let name = self.spec.key_file_name(key_type, id);
+        let errno = if !commit_record::valid_name(&name) {
+            libc::EINVAL
+        } else if name.len() > NAME_MAX {
+            libc::ENAMETOOLONG
+        } else {
+            return Ok(name);
+        };
+        Err(io::Error::from_raw_os_error(errno).into())
     }
 
     /// Writes every new value to its temp file in parallel; on any failure
@@ -394,6 +449,21 @@ impl Store<'_> {
         for change in changes {
             write |= change.apply(&mut manifest, &mut existed, cache.canonical);
         }
+        if !write {
+            if let Some((name, staged)) = synced_lone_write(files) {
+                // The single-key replace: the temp file is durable already.
+                self.fs
+                    .rename(&staged.temp, &dir.file_path(name))
+                    .map_err(before)?;
+                staged.release();
+                self.fs
+                    .sync_dir(&dir.path)
+                    .map_err(|err| Failure::After(err.into()))?;
+                cache.set_manifest(existed.then_some(manifest));
+                cache.valid = true;
+                return Ok(());
+            }
+        }
         let sync_each = !self.fs.can_sync_filesystem();
         let manifest_bytes = if write {
             let bytes = self.encode_manifest(&manifest);
@@ -477,6 +547,33 @@ fn check_limits(mutations: &[Mutation]) -> Result<u64, CommitError> {
     Ok(bytes)
 }
 
+/// Whether a commit is likely a lone replace (see the module doc): one new
+/// value, and a cached manifest that already holds every change.
+fn lone_replace(files: &[FileChange], changes: &[Change], cache: &ManifestCache) -> bool {
+    let [(_, Some(_))] = files else {
+        return false;
+    };
+    let manifest = match cache.manifest() {
+        Some(manifest) if cache.valid && cache.canonical => manifest,
+        _ => return false,
+    };
+    changes.iter().all(|change| match change {
+        Change::Insert(Some(key_type), id) => manifest.contains(key_type, id),
+        Change::Insert(None, _) | Change::Ensure => true,
+        Change::Remove(..) => false,
+    })
+}
+
+/// The group's only file, if it is a new value whose temp file is fsynced.
+fn synced_lone_write(files: &BTreeMap<Vec<u8>, Op>) -> Option<(&[u8], &Staged)> {
+    match files.iter().next() {
+        Some((name, Op::Write(staged))) if files.len() == 1 && staged.synced => {
+            Some((name, staged))
+        }
+        _ => None,
+    }
+}
+
 /// Queued commits in order, as many as fit one commit's limits together
 /// (always at least the first).
 fn take_group(pending: &mut VecDeque<Pending>) -> Vec<Pending> {
@@ -534,6 +631,7 @@ fn stage_file(fs: &dyn Fs, final_path: &Path, data: &[u8], sync_each: bool) -> i
             len: data.len() as u64,
             crc,
             lock: Mutex::new(Some(file)),
+            synced: sync_each,
         }),
         Err(err) => {
             let _ = fs.remove_file(&temp);
@@ -562,7 +660,9 @@ fn write_record(fs: &dyn Fs, path: &Path, bytes: &[u8], sync: bool) -> io::Resul
 }
 
 /// Renames and removals of a record's entries, in parallel; a file already
-/// gone is fine. Returns the first error after trying every entry.
+/// gone is fine, and so is a name the filesystem says no file can have
+/// (one longer than its own limit), or the record could never be completed.
+/// Returns the first error after trying every entry.
 pub(crate) fn apply_entries(fs: &dyn Fs, dir: &Path, entries: &[Entry]) -> io::Result<()> {
     let unlocked: Vec<(&Entry, Option<&Staged>)> = entries.iter().map(|e| (e, None)).collect();
     apply_releasing(fs, dir, &unlocked)
@@ -586,6 +686,7 @@ fn apply_releasing(
         }
         Entry::Remove { name } => match fs.remove_file(&path(name)) {
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(err) if err.raw_os_error() == Some(libc::ENAMETOOLONG) => Ok(()),
             other => other,
         },
     })

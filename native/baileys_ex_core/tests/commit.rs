@@ -182,6 +182,51 @@ fn flushes_per_commit_do_not_grow_with_its_size() {
     }
 }
 
+/// Re-saving one indexed key (or the credentials) replaces one file and
+/// leaves the manifest as it is: the single-key replace, no record, and
+/// flushes of that file and the directory rather than of the filesystem.
+#[test]
+fn a_lone_replace_flushes_its_file_and_the_directory_only() {
+    for spec in SPECS {
+        let tmp = tempfile::tempdir().unwrap();
+        let (all, one) = (tmp.path().join("all"), tmp.path().join("one"));
+        let setup = [
+            Op::Creds(b"c".to_vec()),
+            Op::Save("session", b"1".to_vec(), b"old".to_vec()),
+        ];
+        prepare(spec, &all, &setup);
+        prepare(spec, &one, &setup);
+        let fs = FaultFs::new();
+        let s = store(spec, &fs);
+        for ops in [
+            vec![Op::Save("session", b"1".to_vec(), b"new".to_vec())],
+            vec![Op::Creds(b"c2".to_vec())],
+            vec![
+                Op::Save("session", b"1".to_vec(), b"x".to_vec()),
+                Op::Save("session", b"1".to_vec(), b"last".to_vec()),
+            ],
+        ] {
+            fs.fail_nth(u64::MAX, &[], 0);
+            s.commit(&all, &mutations(&ops)).unwrap();
+            assert_eq!(
+                flushes(&fs.log()),
+                [FsOp::Fsync, FsOp::DirFsync],
+                "{:?} {ops:?}",
+                spec.kind
+            );
+            for op in &ops {
+                op.apply(&store(spec, &RealFs), &one).unwrap();
+            }
+            assert_eq!(snapshot(&all), snapshot(&one));
+        }
+        // A new key changes the manifest: the record, syncfs and the directory.
+        fs.fail_nth(u64::MAX, &[], 0);
+        let new = [Op::Save("session", b"2".to_vec(), b"v".to_vec())];
+        s.commit(&all, &mutations(&new)).unwrap();
+        assert_eq!(flushes(&fs.log()), [FsOp::SyncFs, FsOp::DirFsync]);
+    }
+}
+
 #[test]
 fn without_syncfs_each_file_is_fsynced_and_the_result_is_the_same() {
     for spec in SPECS {
@@ -232,6 +277,107 @@ fn limits_are_refused_before_anything_is_written() {
     assert!(snapshot(dir).is_empty());
     s.commit(dir, &[]).unwrap();
     assert!(snapshot(dir).is_empty(), "an empty commit writes nothing");
+}
+
+#[test]
+fn a_json_commit_refuses_an_indexed_id_that_is_not_utf8_before_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let s = store(&JSON, &RealFs);
+    s.save_key(dir, "session", b"a", b"{}").unwrap();
+    let before = snapshot(dir);
+    let bad = [
+        Mutation::Save {
+            key_type: "session",
+            id: b"b",
+            data: b"{}",
+        },
+        Mutation::Save {
+            key_type: "pre-key",
+            id: b"\xff",
+            data: b"{}",
+        },
+    ];
+    assert!(matches!(
+        s.commit(dir, &bad),
+        Err(CommitError::Store(baileys_ex_core::error::Error::Json(_)))
+    ));
+    assert_eq!(snapshot(dir), before);
+    // Unindexed types and deletes never reach the manifest's ids; ETF
+    // manifests hold ids as binaries.
+    let fine = [
+        Mutation::Save {
+            key_type: "not-indexed",
+            id: b"\xff",
+            data: b"{}",
+        },
+        Mutation::Delete {
+            key_type: "session",
+            id: b"\xff",
+        },
+    ];
+    s.commit(dir, &fine).unwrap();
+    store(&ETF, &RealFs).commit(dir, &bad).unwrap();
+}
+
+/// A removal is not tried before the commit point, so a name no file can
+/// have must be refused up front: after it, the commit could never finish.
+#[test]
+fn a_name_no_file_can_have_is_refused_before_writing() {
+    for spec in SPECS {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let s = store(spec, &RealFs);
+        s.save_key(dir, "session", b"a", b"{}").unwrap();
+        let before = snapshot(dir);
+        let long = vec![b'y'; 300];
+        for (id, errno) in [(&b"a\0b"[..], "einval"), (&long[..], "enametoolong")] {
+            for ops in [
+                vec![
+                    Op::Save("session", b"b".to_vec(), b"{}".to_vec()),
+                    Op::Delete("session", id.to_vec()),
+                ],
+                vec![
+                    Op::Delete("session", b"a".to_vec()),
+                    Op::Save("session", id.to_vec(), b"{}".to_vec()),
+                ],
+            ] {
+                let err = s.commit(dir, &mutations(&ops)).unwrap_err();
+                match err {
+                    CommitError::Store(err) => assert_eq!(err.posix_name(), Some(errno)),
+                    other => panic!("{other:?}"),
+                }
+                assert_eq!(snapshot(dir), before);
+            }
+            // As the single-key path answers.
+            let single = s.delete_key(dir, "session", id).unwrap_err();
+            assert_eq!(single.posix_name(), Some(errno));
+        }
+    }
+}
+
+/// A left-over removal of a name the filesystem refuses as too long (one
+/// with a shorter limit than ours) is done: no such file can exist.
+#[test]
+fn a_record_removing_a_name_too_long_for_the_filesystem_completes() {
+    for spec in SPECS {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let s = store(spec, &RealFs);
+        s.save_key(dir, "session", b"a", b"{}").unwrap();
+        let record = baileys_ex_core::commit_record::encode(&[
+            baileys_ex_core::commit_record::Entry::Remove {
+                name: vec![b'n'; 300],
+            },
+            baileys_ex_core::commit_record::Entry::Remove {
+                name: spec.key_file_name("session", b"a"),
+            },
+        ]);
+        std::fs::write(dir.join(record_file_name(spec)), record).unwrap();
+        assert_eq!(s.recover(dir).unwrap(), Recovery::RolledForward);
+        assert_eq!(s.load_key(dir, "session", b"a").unwrap(), None);
+        assert!(!has_record(spec, &snapshot(dir)));
+    }
 }
 
 #[test]

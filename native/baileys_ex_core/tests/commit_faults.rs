@@ -9,7 +9,8 @@
 //! * after an error past it, recovery completes the commit: the directory is
 //!   what a fault-free commit leaves.
 //!
-//! Recovery itself is failed at every call too, then run again.
+//! Recovery itself is failed at every call too, then run again; and a lone
+//! replace (one indexed key re-saved, no record) at every call.
 
 mod commit_support;
 
@@ -179,6 +180,74 @@ fn every_call_of_a_commit_fails_safely_and_recovery_completes_it() {
         "commit faults injected: {faults} ({before_point} errors before the commit point, {after_point} after)"
     );
     assert!(faults > 300 && before_point > 100 && after_point > 100);
+}
+
+/// A lone replace is the single-key replace: a failure leaves the old
+/// value or, once the rename is done, the new one; never a temp file or a
+/// record.
+#[test]
+fn every_call_of_a_lone_replace_fails_safely() {
+    let lone = [Op::Save(
+        "session",
+        b"overwritten".to_vec(),
+        b"new".to_vec(),
+    )];
+    let mut faults = 0;
+    for spec in [&ETF, &JSON] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("auth");
+        prepare(spec, &dir, &history());
+        let before = snapshot(&dir);
+        let fs = FaultFs::new();
+        fs.fail_nth(u64::MAX, &[], 0);
+        store(spec, &fs).commit(&dir, &mutations(&lone)).unwrap();
+        let (log, after) = (fs.log(), snapshot(&dir));
+        assert_ne!(before, after);
+        assert!(
+            !log.contains(&FsOp::SyncFs),
+            "no record, no syncfs: {log:?}"
+        );
+        for &(set, ops) in OP_SETS {
+            let calls = log.iter().filter(|op| ops.contains(op)).count() as u64;
+            for &(errno, posix) in ERRNOS {
+                for nth in 1..=calls + 1 {
+                    let what =
+                        format!("{:?}: call {nth} among {set} fails with {posix}", spec.kind);
+                    let tmp = tempfile::tempdir().unwrap();
+                    let dir = tmp.path().join("auth");
+                    prepare(spec, &dir, &history());
+                    let fs = FaultFs::new();
+                    fs.fail_nth(nth, ops, errno);
+                    let result = store(spec, &fs).commit(&dir, &mutations(&lone));
+                    fs.clear();
+                    let now = snapshot(&dir);
+                    let Some(failed_at) = position_of(&fs.log(), ops, nth) else {
+                        assert!(result.is_ok(), "{what}: no fault, yet {result:?}");
+                        assert_eq!(now, after, "{what}");
+                        continue;
+                    };
+                    faults += 1;
+                    match result {
+                        Ok(()) => {
+                            assert_eq!(fs.log()[failed_at], FsOp::List, "{what}");
+                            assert_eq!(now, after, "{what}");
+                        }
+                        Err(err) => {
+                            let store_err = match err {
+                                baileys_ex_core::commit::CommitError::Store(e) => e,
+                                other => panic!("{what}: {other:?}"),
+                            };
+                            assert_eq!(store_err.posix_name(), Some(posix), "{what}");
+                            clean(spec, &what, &now);
+                            assert!(now == before || now == after, "{what}: {now:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("lone replace faults injected: {faults}");
+    assert!(faults > 50);
 }
 
 /// Leaves a record with half the renames done: the second rename fails.

@@ -57,6 +57,9 @@ fn workload() -> Vec<Step> {
         ]),
         Step::Single(Op::Delete("session", b"s3".to_vec())),
         Step::Commit(vec![Op::Delete("session", b"s1".to_vec())]),
+        // Lone replaces: one indexed key, then the credentials, re-saved.
+        Step::Commit(vec![Op::Save("session", b"s4".to_vec(), b"c4".to_vec())]),
+        Step::Commit(vec![Op::Creds(b"c creds".to_vec())]),
     ]
 }
 

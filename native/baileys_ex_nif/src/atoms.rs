@@ -29,4 +29,7 @@ rustler::atoms! {
     unexpected_end,
     invalid_byte,
     unexpected_sequence,
+    commit_too_large,
+    mutations,
+    bytes,
 }

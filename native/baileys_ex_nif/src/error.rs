@@ -4,6 +4,7 @@
 //! and the module in the manifest errors.
 
 use baileys_ex_core::bigint;
+use baileys_ex_core::commit::{CommitError, MAX_COMMIT_BYTES, MAX_MUTATIONS};
 use baileys_ex_core::error::{posix_name, Error, MetadataError};
 use baileys_ex_core::etf::{self, EtfError};
 use baileys_ex_core::fs::FileKind;
@@ -37,6 +38,19 @@ pub enum Reason {
     /// `{:too_large, cap}`: a file over the backend's size cap, the shape the
     /// JSON codec's own size limit has.
     TooLarge(usize),
+    /// `{:commit_too_large, :mutations | :bytes, count, max}`: a commit
+    /// beyond one of its limits.
+    CommitTooLarge {
+        what: CommitLimit,
+        count: u64,
+        max: u64,
+    },
+}
+
+#[derive(Clone, Copy)]
+pub enum CommitLimit {
+    Mutations,
+    Bytes,
 }
 
 impl From<Error> for Reason {
@@ -48,6 +62,24 @@ impl From<Error> for Reason {
             Error::CallerGone => Reason::CallerExited,
             Error::NotRegularFile(kind) => Reason::NotRegularFile(kind),
             Error::TooLarge { cap } => Reason::TooLarge(cap),
+        }
+    }
+}
+
+impl From<CommitError> for Reason {
+    fn from(err: CommitError) -> Self {
+        match err {
+            CommitError::Store(err) => err.into(),
+            CommitError::TooManyMutations(count) => Reason::CommitTooLarge {
+                what: CommitLimit::Mutations,
+                count: count as u64,
+                max: MAX_MUTATIONS as u64,
+            },
+            CommitError::TooManyBytes(count) => Reason::CommitTooLarge {
+                what: CommitLimit::Bytes,
+                count,
+                max: MAX_COMMIT_BYTES,
+            },
         }
     }
 }
@@ -96,6 +128,13 @@ impl Encoder for Reason {
                 (atoms::not_a_regular_file(), file_kind(*kind)).encode(env)
             }
             Reason::TooLarge(cap) => (atoms::too_large(), *cap).encode(env),
+            Reason::CommitTooLarge { what, count, max } => {
+                let what = match what {
+                    CommitLimit::Mutations => atoms::mutations(),
+                    CommitLimit::Bytes => atoms::bytes(),
+                };
+                (atoms::commit_too_large(), what, *count, *max).encode(env)
+            }
         }
     }
 }

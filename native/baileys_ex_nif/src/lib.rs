@@ -3,7 +3,8 @@
 //! replies with its result or `{:error, reason}`. Those that touch the disk
 //! run on a dirty IO scheduler; turning terms into file bytes and back is CPU
 //! work, so it has NIFs of its own on a dirty CPU scheduler: `encode` before
-//! every save, and `decode` for any file larger than `INLINE_DECODE_BYTES`.
+//! every save (`encode_many` before a commit), and `decode` (`decode_many`
+//! after `load_many`) for what a load read beyond `INLINE_DECODE_BYTES`.
 //!
 //! A NIF that returns `Result<T, Reason>` replies `{:ok, value}`. Saves reply
 //! `:ok` and loads `{:ok, term}` or `{:encoded, bytes}`, so they return
@@ -20,6 +21,7 @@ mod term;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use baileys_ex_core::commit::Mutation;
 use baileys_ex_core::directory;
 use baileys_ex_core::error::posix_names;
 use baileys_ex_core::fs::RealFs;
@@ -63,9 +65,10 @@ fn with_store<T>(
     work(&store, &dir)
 }
 
-/// Files up to this size are decoded where they are read; a larger one goes
-/// back to Elixir as `{:encoded, bytes}` and through `decode` on a dirty CPU
-/// scheduler, so no dirty IO thread spends long on CPU work.
+/// A load decodes files where it reads them until it has decoded this many
+/// bytes; a file beyond that goes back to Elixir as `{:encoded, bytes}` and
+/// through `decode` (or `decode_many`) on a dirty CPU scheduler, so no dirty
+/// IO thread spends long on CPU work.
 const INLINE_DECODE_BYTES: usize = 64 * 1024;
 
 /// `{:ok, term}`, `nil` for no file; or `{:encoded, bytes}` for a large one.
@@ -83,16 +86,21 @@ impl Encoder for Loaded<'_> {
     }
 }
 
+/// Decodes `bytes` here if they fit in what is left of the call's `budget`.
 fn loaded<'a>(
     env: Env<'a>,
     backend: Backend,
     key_type: Option<&str>,
     bytes: Option<Vec<u8>>,
+    budget: &mut usize,
 ) -> Result<Loaded<'a>, Reason> {
     match bytes {
         None => Ok(Loaded::Term(atom::nil().encode(env))),
-        Some(bytes) if bytes.len() > INLINE_DECODE_BYTES => Ok(Loaded::Encoded(bytes)),
-        Some(bytes) => codec::decode(env, backend, key_type, &bytes).map(Loaded::Term),
+        Some(bytes) if bytes.len() > *budget => Ok(Loaded::Encoded(bytes)),
+        Some(bytes) => {
+            *budget -= bytes.len();
+            codec::decode(env, backend, key_type, &bytes).map(Loaded::Term)
+        }
     }
 }
 
@@ -135,7 +143,8 @@ fn resolve_dir<'a>(env: Env<'a>, location: Location) -> Result<Term<'a>, Reason>
 fn load_credentials<'a>(env: Env<'a>, location: Location) -> NifResult<Loaded<'a>> {
     scheduler_use::record("load_credentials");
     with_store(env, location, |store, dir| {
-        loaded(env, location.backend, None, store.load_credentials(dir)?)
+        let (bytes, mut budget) = (store.load_credentials(dir)?, INLINE_DECODE_BYTES);
+        loaded(env, location.backend, None, bytes, &mut budget)
     })
     .map_err(Into::into)
 }
@@ -162,7 +171,8 @@ fn load_key<'a>(
     with_store(env, location, |store, dir| {
         let key_type = key_type_name(env, key_type)?;
         let bytes = store.load_key(dir, &key_type, id.as_slice())?;
-        loaded(env, location.backend, Some(&key_type), bytes)
+        let mut budget = INLINE_DECODE_BYTES;
+        loaded(env, location.backend, Some(&key_type), bytes, &mut budget)
     })
     .map_err(Into::into)
 }
@@ -209,6 +219,109 @@ fn list_keys<'a>(env: Env<'a>, location: Location) -> Result<Term<'a>, Reason> {
             map.map_put(existing_atom(env, key_type), ids)
                 .unwrap_or(map)
         }))
+}
+
+/// `encode` for many values of one slot: the files' bytes, in the values'
+/// order, or the error of the first value that cannot be stored.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn encode_many<'a>(
+    env: Env<'a>,
+    backend: Backend,
+    slot: Slot,
+    values: Vec<Term<'a>>,
+) -> Result<Vec<Term<'a>>, Reason> {
+    scheduler_use::record("encode_many");
+    let key_type = slot.key_type(env)?;
+    values
+        .into_iter()
+        .map(|value| {
+            let data = codec::encode(backend, key_type.as_deref(), value)?;
+            Ok(binary(env, data.as_slice()))
+        })
+        .collect()
+}
+
+/// `decode` for many files of one slot, in their order.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn decode_many<'a>(
+    env: Env<'a>,
+    backend: Backend,
+    slot: Slot,
+    files: Vec<Binary<'a>>,
+) -> Result<Vec<Term<'a>>, Reason> {
+    scheduler_use::record("decode_many");
+    let key_type = slot.key_type(env)?;
+    files
+        .iter()
+        .map(|bytes| codec::decode(env, backend, key_type.as_deref(), bytes.as_slice()))
+        .collect()
+}
+
+/// One key type's part of a commit, as Elixir passes it:
+/// `{type, [{id, data | nil}]}`, `data` from `encode_many`, `nil` a delete.
+type KeyChanges<'a> = (Atom, Vec<(Binary<'a>, Option<Binary<'a>>)>);
+
+/// Applies the credentials (when given) and every key change, in order, as
+/// one atomic, durable commit (`baileys_ex_core::commit`).
+#[rustler::nif(schedule = "DirtyIo")]
+fn commit(
+    env: Env,
+    location: Location,
+    changes: Vec<KeyChanges>,
+    credentials: Option<Binary>,
+) -> NifResult<Atom> {
+    scheduler_use::record("commit");
+    with_store(env, location, |store, dir| {
+        let key_types = changes
+            .iter()
+            .map(|(key_type, _)| key_type_name(env, *key_type))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut mutations: Vec<Mutation> = credentials
+            .iter()
+            .map(|data| Mutation::SaveCredentials {
+                data: data.as_slice(),
+            })
+            .collect();
+        for (key_type, (_, entries)) in key_types.iter().zip(&changes) {
+            mutations.extend(entries.iter().map(|(id, data)| match data {
+                Some(data) => Mutation::Save {
+                    key_type,
+                    id: id.as_slice(),
+                    data: data.as_slice(),
+                },
+                None => Mutation::Delete {
+                    key_type,
+                    id: id.as_slice(),
+                },
+            }));
+        }
+        store.commit(dir, &mutations)?;
+        Ok(atoms::ok())
+    })
+    .map_err(Into::into)
+}
+
+/// `{:ok, [loaded]}` in the ids' order: `{:ok, nil}` for no file, `{:ok,
+/// term}`, or `{:encoded, bytes}` once the call has decoded
+/// `INLINE_DECODE_BYTES`. The files are read in parallel.
+#[rustler::nif(schedule = "DirtyIo")]
+fn load_many<'a>(
+    env: Env<'a>,
+    location: Location,
+    key_type: Atom,
+    ids: Vec<Binary>,
+) -> Result<Vec<Loaded<'a>>, Reason> {
+    scheduler_use::record("load_many");
+    with_store(env, location, |store, dir| {
+        let key_type = key_type_name(env, key_type)?;
+        let ids: Vec<&[u8]> = ids.iter().map(|id| id.as_slice()).collect();
+        let files = store.load_many(dir, &key_type, &ids)?;
+        let mut budget = INLINE_DECODE_BYTES;
+        files
+            .into_iter()
+            .map(|bytes| loaded(env, location.backend, Some(&key_type), bytes, &mut budget))
+            .collect()
+    })
 }
 
 /// Creates the atoms of auth data and of POSIX errors: safe decoding then

@@ -7,9 +7,11 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Every NIF that records itself, in a fixed order.
-pub const NIFS: [&str; 9] = [
+pub const NIFS: [&str; 13] = [
     "encode",
     "decode",
+    "encode_many",
+    "decode_many",
     "resolve_dir",
     "load_credentials",
     "save_credentials",
@@ -17,6 +19,8 @@ pub const NIFS: [&str; 9] = [
     "save_key",
     "delete_key",
     "list_keys",
+    "commit",
+    "load_many",
 ];
 
 static SEEN: [AtomicU8; NIFS.len()] = [const { AtomicU8::new(0) }; NIFS.len()];

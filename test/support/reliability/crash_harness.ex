@@ -13,9 +13,12 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CrashHarness do
   acknowledged holds that value or a later one of its own (values carry
   their key, sequence number and checksum); the manifest lists every
   acknowledged key; at most one temp file exists (the killed write's).
+
+  With `mode: :commits` the writers make multi-key commits instead and each
+  commit must be found whole, all or nothing (`CommitCrash`).
   """
 
-  alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, CrashWriter, SubVM}
+  alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, CommitCrash, CrashWriter, SubVM}
 
   @writer "BaileysEx.Auth.NIF.Test.Reliability.CrashWriter.main(System.argv())"
   @checker "BaileysEx.Auth.NIF.Test.Reliability.CrashHarness.main_check(System.argv())"
@@ -28,12 +31,17 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CrashHarness do
           orphans_seen: non_neg_integer(),
           problems: [String.t()],
           fresh_vm: [String.t()],
-          orphans_removed: non_neg_integer()
+          orphans_removed: non_neg_integer(),
+          rolled_forward: non_neg_integer(),
+          rolled_back: non_neg_integer()
         }
 
   @doc """
   Runs `rounds` kills in each of `lanes` lanes under `root`.
-  Options: `:lanes` (default 2), `:rounds` per lane, `:seed`, `:max_delay_ms`.
+  Options: `:lanes` (default 2), `:rounds` per lane, `:seed`, `:max_delay_ms`,
+  `:mode` (`:saves`, the default, or `:commits`). `rolled_forward` and
+  `rolled_back` count, in commit mode, the commits cut short by a kill that
+  the next VM found applied, and found not applied (or not yet begun).
   """
   @spec run(Path.t(), keyword()) :: report()
   def run(root, opts) do
@@ -41,6 +49,7 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CrashHarness do
     rounds = Keyword.fetch!(opts, :rounds)
     seed = Keyword.get(opts, :seed, :erlang.unique_integer([:positive]))
     max_delay = Keyword.get(opts, :max_delay_ms, 300)
+    mode = Keyword.get(opts, :mode, :saves)
     backends = Backend.all()
 
     lane_reports =
@@ -50,11 +59,19 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CrashHarness do
           for b <- backends, do: {b, Path.join([root, "lane#{lane}", Atom.to_string(b.name)])}
 
         rng = :rand.seed_s(:exsss, {seed, lane, 7})
-        Task.async(fn -> run_lane(dirs, rounds, rng, max_delay) end)
+
+        case mode do
+          :saves -> Task.async(fn -> run_lane(dirs, rounds, rng, max_delay) end)
+          :commits -> Task.async(fn -> CommitCrash.run_lane(dirs, rounds, rng, max_delay) end)
+        end
       end)
       |> Task.await_many(:infinity)
 
-    fresh = Enum.map(lane_reports, &check_in_fresh_vm(root, &1))
+    fresh =
+      case mode do
+        :saves -> Enum.map(lane_reports, &check_in_fresh_vm(root, &1))
+        :commits -> Enum.map(lane_reports, &CommitCrash.check_in_fresh_vm/1)
+      end
 
     Enum.reduce(
       lane_reports,
@@ -66,7 +83,9 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CrashHarness do
         orphans_seen: 0,
         problems: [],
         fresh_vm: Enum.flat_map(fresh, &elem(&1, 0)),
-        orphans_removed: fresh |> Enum.map(&elem(&1, 1)) |> Enum.sum()
+        orphans_removed: fresh |> Enum.map(&elem(&1, 1)) |> Enum.sum(),
+        rolled_forward: 0,
+        rolled_back: 0
       },
       fn lane, acc ->
         %{
@@ -76,7 +95,9 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.CrashHarness do
             in_flight: acc.in_flight + lane.in_flight,
             keys_checked: acc.keys_checked + lane.keys_checked,
             orphans_seen: acc.orphans_seen + lane.orphans_seen,
-            problems: acc.problems ++ lane.problems
+            problems: acc.problems ++ lane.problems,
+            rolled_forward: acc.rolled_forward + Map.get(lane, :rolled_forward, 0),
+            rolled_back: acc.rolled_back + Map.get(lane, :rolled_back, 0)
         }
       end
     )

@@ -64,6 +64,8 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.HostileCalls do
           {"save_keys", fn -> m.save_keys(ctx, :"device-list", "x", value) end},
           {"delete_keys", fn -> m.delete_keys(ctx, :"device-list", "x") end},
           {"list_persisted_keys", fn -> m.list_persisted_keys(ctx) end},
+          {"commit", fn -> m.commit(ctx, %{"device-list": %{"x" => value}}) end},
+          {"load_many", fn -> m.load_many(ctx, :"device-list", ["x"]) end},
           {Atom.to_string(backend.helper), fn -> apply(m, backend.helper, [ctx]) end}
         ] do
       %{label: "#{name} with context #{short(ctx)}", run: run, expect: :error}
@@ -78,7 +80,10 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.HostileCalls do
           {name, run} <- [
             {"load_keys", fn -> m.load_keys(dir, type, "x") end},
             {"save_keys", fn -> m.save_keys(dir, type, "x", %{"v" => 1}) end},
-            {"delete_keys", fn -> m.delete_keys(dir, type, "x") end}
+            {"delete_keys", fn -> m.delete_keys(dir, type, "x") end},
+            {"commit", fn -> m.commit(dir, %{type => %{"x" => %{"v" => 1}}}) end},
+            {"commit delete", fn -> m.commit(dir, %{type => %{"x" => nil}}) end},
+            {"load_many", fn -> m.load_many(dir, type, ["x"]) end}
           ] do
         %{label: "#{name} with type #{short(type)}", run: run, expect: :error}
       end
@@ -113,7 +118,10 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.HostileCalls do
           {name, run} <- [
             {"load_keys", fn -> m.load_keys(dir, :"device-list", id) end},
             {"save_keys", fn -> m.save_keys(dir, :"device-list", id, %{"v" => 1}) end},
-            {"delete_keys", fn -> m.delete_keys(dir, :"device-list", id) end}
+            {"delete_keys", fn -> m.delete_keys(dir, :"device-list", id) end},
+            {"commit", fn -> m.commit(dir, %{"device-list": %{id => %{"v" => 1}}}) end},
+            {"commit delete", fn -> m.commit(dir, %{"device-list": %{id => nil}}) end},
+            {"load_many", fn -> m.load_many(dir, :"device-list", ["ok", id]) end}
           ] do
         %{label: "#{name} with id #{short(id)}", run: run, expect: :error}
       end
@@ -180,7 +188,11 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.HostileCalls do
 
     safe =
       for {label, value} <- both,
-          do: roundtrip(backend, dir, "value #{label}", :"device-list", "v", value)
+          call <- [
+            roundtrip(backend, dir, "value #{label}", :"device-list", "v", value),
+            commit_roundtrip(backend, dir, "value #{label}", :"device-list", "c", value)
+          ],
+          do: call
 
     other =
       for {label, value} <- term_only do
@@ -267,6 +279,20 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.HostileCalls do
     %{
       label: "save then load of #{label}",
       run: fn -> {m.save_keys(dir, type, id, value), m.load_keys(dir, type, id)} end,
+      expect: {:roundtrip, value}
+    }
+  end
+
+  # The same through a commit, read back by `load_many`.
+  defp commit_roundtrip(backend, dir, label, type, id, value) do
+    m = backend.module
+
+    %{
+      label: "commit then load_many of #{label}",
+      run: fn ->
+        {m.commit(dir, %{type => %{id => value}}),
+         with({:ok, %{^id => loaded}} <- m.load_many(dir, type, [id]), do: {:ok, loaded})}
+      end,
       expect: {:roundtrip, value}
     }
   end

@@ -89,7 +89,9 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.Privileges do
       save_new: m.save_keys(dir, :"device-list", "b", value),
       delete: m.delete_keys(dir, :"device-list", "a"),
       save_credentials: m.save_credentials(dir, Backend.creds(99)),
+      commit: m.commit(dir, %{"device-list": %{"b" => value, "a" => nil}}),
       load: m.load_keys(dir, :"device-list", "a"),
+      load_many: m.load_many(dir, :"device-list", ["a", "b"]),
       load_credentials: m.load_credentials(dir),
       list: m.list_persisted_keys(dir)
     }

@@ -19,9 +19,16 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.RegisterModel do
     * the final state of each key (its file, and separately its manifest
       entry) is the effect of a *last* write: one that no other write on
       the key is definitely after.
+
+  A commit is logged as one save or delete per key, each carrying the
+  commit's tag in `commit` and the commit's times, so the checks above hold
+  per key for it too. `check_commit_order/2` adds what makes its writes one
+  step: the final state must be reachable by applying every commit whole,
+  one at a time.
   """
 
   @type op :: %{
+          optional(:commit) => term(),
           tag: term(),
           op: :save | :load | :delete,
           id: String.t(),
@@ -82,6 +89,64 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.RegisterModel do
         |> Enum.map(&effect/1)
         |> Enum.uniq()
     end
+  end
+
+  @doc """
+  Problems with the order of the writes, given each key's final state
+  (`%{id => {:value, v} | :absent}`). A key that ends with value `v` orders
+  every other write of it (a commit counts as one writer) before the save
+  of `v`; these orders must have no cycle. A cycle means two commits each
+  won on a key of the other: they were not applied one after the other.
+  """
+  @spec check_commit_order([op()], %{String.t() => {:value, term()} | :absent}) :: [String.t()]
+  def check_commit_order(history, finals) do
+    writer = fn op -> Map.get(op, :commit) || op.tag end
+    writes = history |> Enum.filter(&(&1.op in [:save, :delete])) |> Enum.group_by(& &1.id)
+
+    edges =
+      for {id, {:value, value}} <- finals,
+          ops = Map.get(writes, id, []),
+          last = Enum.find(ops, &(&1.op == :save and &1.value == value)),
+          last != nil,
+          op <- ops,
+          writer.(op) != writer.(last),
+          uniq: true,
+          do: {writer.(op), writer.(last)}
+
+    case in_cycles(edges) do
+      [] ->
+        []
+
+      writers ->
+        ["writes not in any one order (each won on a key of another): #{inspect(writers)}"]
+    end
+  end
+
+  # The nodes left once every node without a predecessor is removed, again
+  # and again (Kahn's algorithm): exactly those on or behind a cycle.
+  defp in_cycles(edges) do
+    successors = Enum.group_by(edges, &elem(&1, 0), &elem(&1, 1))
+
+    in_degree =
+      Enum.reduce(edges, %{}, fn {a, b}, acc ->
+        acc |> Map.put_new(a, 0) |> Map.update(b, 1, &(&1 + 1))
+      end)
+
+    free = for {node, 0} <- in_degree, do: node
+
+    for {node, degree} <- remove_free(free, in_degree, successors), degree > 0, do: node
+  end
+
+  defp remove_free([], in_degree, _successors), do: in_degree
+
+  defp remove_free([node | free], in_degree, successors) do
+    {in_degree, free} =
+      Enum.reduce(Map.get(successors, node, []), {in_degree, free}, fn next, {degrees, free} ->
+        degree = Map.fetch!(degrees, next) - 1
+        {Map.put(degrees, next, degree), if(degree == 0, do: [next | free], else: free)}
+      end)
+
+    remove_free(free, in_degree, successors)
   end
 
   defp effect(%{op: :save, value: v}), do: {:value, v}

@@ -94,6 +94,55 @@ defmodule BaileysEx.Auth.NIF.Backend do
       def list_persisted_keys(context),
         do: Common.list_keys(__MODULE__, @backend, context, default())
 
+      @typedoc """
+      What a commit changes: for each key type, each id's new value, or nil
+      to delete it.
+      """
+      @type changes :: %{optional(atom()) => %{optional(term()) => term() | nil}}
+
+      @doc "Commits `changes` in the default directory; see `commit/3`."
+      @spec commit(changes()) :: :ok | {:error, term()}
+      def commit(changes), do: commit(nil, changes, [])
+
+      @doc """
+      Saves and deletes many keys, and optionally the credentials, all
+      together or not at all, durable once `:ok` is returned. Beyond the
+      original, which saves one key per call.
+
+      `changes` maps each key type to `%{id => value}`; a nil value deletes
+      the key. Types and ids are checked as `save_keys` checks them, and any
+      entry it would refuse (or a value that cannot be stored) refuses the
+      whole commit before anything is written. The only option,
+      `credentials: %BaileysEx.Auth.State{}`, saves the credentials in the
+      same commit.
+
+      The directory is left exactly as the same `save_credentials`,
+      `save_keys` and `delete_keys` calls made one by one leave it, in the
+      maps' order (credentials first); two ids that name one file (`7` and
+      `"7"`) are applied in that order too. After a crash at any instant the
+      directory holds all of the commit or none of it, once this module has
+      opened it again. At most 65,536 changes and 256 MiB of encoded values
+      per commit, else `{:error, {:commit_too_large, :mutations | :bytes,
+      count, max}}`.
+      """
+      @spec commit(context(), changes(), keyword()) :: :ok | {:error, term()}
+      def commit(context, changes, opts \\ []),
+        do: Common.commit(__MODULE__, @backend, context, default(), changes, opts)
+
+      @doc "Loads many keys of one type from the default directory; see `load_many/3`."
+      @spec load_many(atom(), [term()]) :: {:ok, map()} | {:error, term()}
+      def load_many(type, ids), do: load_many(nil, type, ids)
+
+      @doc """
+      Loads the keys of `type` named by `ids` at once, reading the files in
+      parallel: `{:ok, %{id => value}}` keyed by the ids as given, a missing
+      key absent. Beyond the original. A file `load_keys` would fail on
+      fails the whole call with the same reason.
+      """
+      @spec load_many(context(), atom(), [term()]) :: {:ok, map()} | {:error, term()}
+      def load_many(context, type, ids),
+        do: Common.load_many(__MODULE__, @backend, context, default(), type, ids)
+
       defp default, do: Common.configured_path(__MODULE__)
     end
   end

@@ -96,6 +96,138 @@ defmodule BaileysEx.Auth.NIF.Common do
          do: location |> NIF.list_keys() |> reply(module)
   end
 
+  @spec commit(module(), atom(), term(), term(), term(), term()) :: :ok | {:error, term()}
+  def commit(module, backend, context, default, changes, opts) do
+    with {:ok, changes} <- commit_changes(changes),
+         {:ok, credentials} <- commit_credentials(opts),
+         {:ok, location} <- location(backend, context, default),
+         {:ok, changes} <- encode_changes(module, backend, changes),
+         {:ok, credentials} <- encode_credentials(module, backend, credentials),
+         do: location |> NIF.commit(changes, credentials) |> reply(module)
+  end
+
+  @spec load_many(module(), atom(), term(), term(), term(), term()) ::
+          {:ok, map()} | {:error, term()}
+  def load_many(module, backend, context, default, type, ids) do
+    with :ok <- check_type(type),
+         {:ok, names} <- key_ids(ids),
+         {:ok, location} <- location(backend, context, default),
+         {:ok, loaded} <- location |> NIF.load_many(type, names) |> reply(module),
+         {:ok, values} <- finish_many(loaded, backend, type, module),
+         do: {:ok, found(ids, values)}
+  end
+
+  # `%{type => %{id => value | nil}}` as `[{type, [{id, value}]}]` in the
+  # maps' order, ids as strings, types without entries left out. The first
+  # entry that save_keys or delete_keys would refuse refuses the commit.
+  defp commit_changes(changes) when is_map(changes) and not is_struct(changes) do
+    changes
+    |> Enum.reduce_while({:ok, []}, fn {type, entries}, {:ok, acc} ->
+      case key_changes(type, entries) do
+        {:ok, []} -> {:cont, {:ok, acc}}
+        {:ok, list} -> {:cont, {:ok, [{type, list} | acc]}}
+        error -> {:halt, error}
+      end
+    end)
+    |> reverse_ok()
+  end
+
+  defp commit_changes(changes), do: {:error, {:invalid_commit, changes}}
+
+  defp key_changes(type, _entries) when not is_atom(type), do: {:error, {:invalid_key_type, type}}
+
+  defp key_changes(_type, entries) when is_map(entries) and not is_struct(entries) do
+    entries
+    |> Enum.reduce_while({:ok, []}, fn {id, value}, {:ok, acc} ->
+      case key_id(id) do
+        {:ok, id} -> {:cont, {:ok, [{id, value} | acc]}}
+        error -> {:halt, error}
+      end
+    end)
+    |> reverse_ok()
+  end
+
+  defp key_changes(type, entries), do: {:error, {:invalid_commit, {type, entries}}}
+
+  defp commit_credentials([]), do: {:ok, nil}
+  defp commit_credentials(credentials: state) when is_struct(state, State), do: {:ok, state}
+  defp commit_credentials(credentials: state), do: {:error, {:invalid_credentials, state}}
+  defp commit_credentials(opts), do: {:error, {:invalid_commit_options, opts}}
+
+  # One `encode_many` per key type: the values' data in their place, nil
+  # (a delete) kept.
+  defp encode_changes(module, backend, changes) do
+    changes
+    |> Enum.reduce_while({:ok, []}, fn {type, entries}, {:ok, acc} ->
+      values = for {_id, value} <- entries, value != nil, do: value
+
+      case encode_values(module, backend, type, values) do
+        {:ok, data} -> {:cont, {:ok, [{type, put_data(entries, data)} | acc]}}
+        error -> {:halt, error}
+      end
+    end)
+    |> reverse_ok()
+  end
+
+  defp encode_values(_module, _backend, _type, []), do: {:ok, []}
+
+  defp encode_values(module, backend, type, values),
+    do: backend |> NIF.encode_many({:key, type}, values) |> reply(module)
+
+  defp put_data([{id, nil} | entries], data), do: [{id, nil} | put_data(entries, data)]
+
+  defp put_data([{id, _value} | entries], [bytes | data]),
+    do: [{id, bytes} | put_data(entries, data)]
+
+  defp put_data([], []), do: []
+
+  defp encode_credentials(_module, _backend, nil), do: {:ok, nil}
+
+  defp encode_credentials(module, backend, state),
+    do: backend |> NIF.encode(:credentials, state) |> reply(module)
+
+  # `length/1` fails the guard for an improper list.
+  defp key_ids(ids) when is_list(ids) and length(ids) >= 0 do
+    ids
+    |> Enum.reduce_while({:ok, []}, fn id, {:ok, acc} ->
+      case key_id(id) do
+        {:ok, id} -> {:cont, {:ok, [id | acc]}}
+        error -> {:halt, error}
+      end
+    end)
+    |> reverse_ok()
+  end
+
+  defp key_ids(ids), do: {:error, {:invalid_key_ids, ids}}
+
+  defp reverse_ok({:ok, list}), do: {:ok, Enum.reverse(list)}
+  defp reverse_ok(error), do: error
+
+  # What `load_many` left undecoded goes through one `decode_many` call.
+  defp finish_many(loaded, backend, type, module) do
+    case for({:encoded, bytes} <- loaded, do: bytes) do
+      [] ->
+        {:ok, Enum.map(loaded, fn {:ok, value} -> value end)}
+
+      files ->
+        with {:ok, decoded} <- backend |> NIF.decode_many({:key, type}, files) |> reply(module),
+             do: {:ok, put_decoded(loaded, decoded)}
+    end
+  end
+
+  defp put_decoded([{:ok, value} | loaded], decoded), do: [value | put_decoded(loaded, decoded)]
+
+  defp put_decoded([{:encoded, _bytes} | loaded], [value | decoded]),
+    do: [value | put_decoded(loaded, decoded)]
+
+  defp put_decoded([], []), do: []
+
+  # Each id as the caller gave it; nil (no file, or a JSON null) is absent,
+  # as it is `{:error, :not_found}` for `load_keys`.
+  defp found(ids, values) do
+    for {id, value} <- Enum.zip(ids, values), value != nil, into: %{}, do: {id, value}
+  end
+
   # A large file comes back undecoded so that decoding runs on a dirty CPU
   # scheduler rather than the dirty IO thread that read it.
   defp finish_load({:encoded, bytes}, backend, slot), do: NIF.decode(backend, slot, bytes)

@@ -1,8 +1,12 @@
 defmodule BaileysEx.Auth.NIF.Reliability.ConcurrencyModelTest do
   @moduledoc """
-  Many processes save, load and delete overlapping keys at once; the
-  history must be consistent with one register per key, and at the end
-  every file and the manifest hold what some last write left.
+  Many processes save, load and delete overlapping keys at once, one by one
+  and in commits of several keys, and read them one by one and with
+  `load_many`; the history must be consistent with one register per key
+  (a commit is a write of each of its keys, a `load_many` a read of each),
+  at the end every file and the manifest hold what some last write left,
+  and the final state must be what applying every commit whole, one at a
+  time, can leave.
   """
   use ExUnit.Case, async: true
 
@@ -55,19 +59,42 @@ defmodule BaileysEx.Auth.NIF.Reliability.ConcurrencyModelTest do
            ]
 
     assert RegisterModel.final_effects(history, "never") == [:absent]
+
+    # Two overlapping commits of keys a and b, and a save of a after both.
+    part = fn commit, id, value ->
+      %{tag: {commit, id}, commit: commit, op: :save, id: id, value: value, result: :ok}
+      |> Map.merge(%{start: 0, stop: 10})
+    end
+
+    commits = [part.(:c1, "a", 1), part.(:c1, "b", 1), part.(:c2, "a", 2), part.(:c2, "b", 2)]
+    later = %{tag: 9, op: :save, id: "a", value: 9, result: :ok, start: 20, stop: 30}
+
+    assert RegisterModel.check_commit_order(commits, %{"a" => {:value, 2}, "b" => {:value, 2}}) ==
+             []
+
+    assert [crossed] =
+             RegisterModel.check_commit_order(commits, %{"a" => {:value, 1}, "b" => {:value, 2}})
+
+    assert crossed =~ ":c1" and crossed =~ ":c2"
+
+    assert RegisterModel.check_commit_order([later | commits], %{
+             "a" => {:value, 9},
+             "b" => {:value, 1}
+           }) == []
   end
 
   defp run_model(backend, tmp_dir, procs, ops, ids) do
     dir = Path.join(tmp_dir, Atom.to_string(backend.name))
     seed = :erlang.unique_integer([:positive])
 
-    history =
+    calls =
       1..procs
       |> Enum.map(fn p -> Task.async(fn -> worker(backend, dir, p, ops, ids, seed) end) end)
       |> Task.await_many(:infinity)
-      |> List.flatten()
+      |> Enum.concat()
 
-    assert length(history) == procs * ops
+    assert length(calls) == procs * ops
+    history = List.flatten(calls)
     problems = RegisterModel.check_history(history)
     assert problems == [], "#{backend.name}: #{inspect(Enum.take(problems, 10))}"
 
@@ -75,16 +102,21 @@ defmodule BaileysEx.Auth.NIF.Reliability.ConcurrencyModelTest do
     {:ok, index} = Backend.manifest(backend, dir)
     listed = Map.get(index, Atom.to_string(@type_atom), [])
 
+    finals =
+      Map.new(id_names, fn id ->
+        case backend.module.load_keys(dir, @type_atom, id) do
+          {:ok, value} -> {id, {:value, value}}
+          {:error, :not_found} -> {id, :absent}
+        end
+      end)
+
+    assert RegisterModel.check_commit_order(history, finals) == [], "#{backend.name}"
+
     disagreements =
       for id <- id_names, reduce: %{phantom: 0, unlisted: 0} do
         acc ->
           effects = RegisterModel.final_effects(history, id)
-
-          file =
-            case backend.module.load_keys(dir, @type_atom, id) do
-              {:ok, value} -> {:value, value}
-              {:error, :not_found} -> :absent
-            end
+          file = finals[id]
 
           assert file in effects,
                  "#{backend.name}: #{id} ended as #{inspect(file)}, not a last write's #{inspect(effects)}"
@@ -118,42 +150,98 @@ defmodule BaileysEx.Auth.NIF.Reliability.ConcurrencyModelTest do
 
     assert on_disk -- Map.get(listing, @type_atom, []) == [], "listing misses a key on disk"
 
-    counts = Enum.frequencies_by(history, & &1.op)
+    counts = Enum.frequencies_by(calls, &call_kind/1)
 
     IO.puts(
-      "\nconcurrency model: #{backend.name}: #{length(history)} ops " <>
-        "(#{counts[:save]} saves, #{counts[:load]} loads, #{counts[:delete]} deletes) by #{procs} processes " <>
+      "\nconcurrency model: #{backend.name}: #{length(calls)} calls " <>
+        "(#{counts[:save]} saves, #{counts[:load]} loads, #{counts[:delete]} deletes, " <>
+        "#{counts[:commit]} commits, #{counts[:load_many]} load_many) making #{length(history)} " <>
+        "register ops by #{procs} processes " <>
         "over #{ids} ids, 0 violations; racing save/delete left the manifest and the file from " <>
         "different last writes for #{disagreements.phantom + disagreements.unlisted} ids " <>
         "(#{disagreements.phantom} listed without a file, #{disagreements.unlisted} files not in the manifest)"
     )
   end
 
+  # One list of register ops per call: one for a single-key call, one per
+  # key for a commit or a load_many.
   defp worker(backend, dir, p, ops, ids, seed) do
     :rand.seed(:exsss, {seed, p, 1})
+    m = backend.module
 
     for n <- 1..ops do
       id = "id#{:rand.uniform(ids)}"
       roll = :rand.uniform(100)
       tag = {p, n}
 
-      {op, value, fun} =
-        cond do
-          roll <= 40 ->
-            value = %{"p" => p, "n" => n}
-            {:save, value, fn -> backend.module.save_keys(dir, @type_atom, id, value) end}
+      cond do
+        roll <= 35 ->
+          value = %{"p" => p, "n" => n}
+          timed(tag, :save, id, value, fn -> m.save_keys(dir, @type_atom, id, value) end)
 
-          roll <= 75 ->
-            {:load, nil, fn -> backend.module.load_keys(dir, @type_atom, id) end}
+        roll <= 60 ->
+          timed(tag, :load, id, nil, fn -> m.load_keys(dir, @type_atom, id) end)
 
-          true ->
-            {:delete, nil, fn -> backend.module.delete_keys(dir, @type_atom, id) end}
-        end
+        roll <= 75 ->
+          timed(tag, :delete, id, nil, fn -> m.delete_keys(dir, @type_atom, id) end)
 
-      start = System.monotonic_time()
-      result = fun.()
-      stop = System.monotonic_time()
-      %{tag: tag, op: op, id: id, value: value, result: result, start: start, stop: stop}
+        roll <= 90 ->
+          commit(m, dir, tag, some_ids(ids))
+
+        true ->
+          load_many(m, dir, tag, some_ids(ids))
+      end
     end
   end
+
+  defp some_ids(ids),
+    do: Enum.uniq(for _ <- 1..(1 + :rand.uniform(3)), do: "id#{:rand.uniform(ids)}")
+
+  defp timed(tag, op, id, value, fun) do
+    start = System.monotonic_time()
+    result = fun.()
+    stop = System.monotonic_time()
+    [%{tag: tag, op: op, id: id, value: value, result: result, start: start, stop: stop}]
+  end
+
+  # A quarter of a commit's keys are deleted; every value saved is unique.
+  defp commit(m, dir, {p, n} = tag, ids) do
+    entries =
+      Map.new(ids, fn id ->
+        {id, if(:rand.uniform(4) == 1, do: nil, else: %{"p" => p, "n" => n, "id" => id})}
+      end)
+
+    start = System.monotonic_time()
+    result = m.commit(dir, %{@type_atom => entries})
+    stop = System.monotonic_time()
+
+    for {id, value} <- entries do
+      op = if value == nil, do: :delete, else: :save
+
+      %{tag: {p, n, id}, commit: tag, op: op, id: id, value: value, result: result}
+      |> Map.merge(%{start: start, stop: stop})
+    end
+  end
+
+  defp load_many(m, dir, {p, n}, ids) do
+    start = System.monotonic_time()
+    result = m.load_many(dir, @type_atom, ids)
+    stop = System.monotonic_time()
+
+    for id <- ids do
+      result =
+        case result do
+          {:ok, %{^id => value}} -> {:ok, value}
+          {:ok, %{}} -> {:error, :not_found}
+          error -> error
+        end
+
+      %{tag: {p, n, id}, op: :load, id: id, value: nil, result: result, start: start, stop: stop}
+    end
+  end
+
+  defp call_kind([%{commit: _} | _]), do: :commit
+  defp call_kind([%{op: :load}, _ | _]), do: :load_many
+  defp call_kind([%{tag: {_, _, _}, op: :load}]), do: :load_many
+  defp call_kind([%{op: op}]), do: op
 end

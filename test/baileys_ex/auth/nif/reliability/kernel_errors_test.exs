@@ -136,7 +136,9 @@ defmodule BaileysEx.Auth.NIF.Reliability.KernelErrorsTest do
       assert results.save_new == {:error, :eacces}
       assert results.delete == {:error, :eacces}
       assert results.save_credentials == {:error, :eacces}
+      assert results.commit == {:error, :eacces}
       assert results.load == {:ok, old}, "reading stays allowed"
+      assert results.load_many == {:ok, %{"a" => old}}
       assert {:ok, creds} = results.load_credentials
       assert Backend.check_creds(creds) == {:ok, 1}
       assert {:ok, %{"device-list": ["a"]}} = results.list

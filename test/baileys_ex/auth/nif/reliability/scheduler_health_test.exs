@@ -5,9 +5,10 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
   The library records, from inside each NIF, the kind of scheduler thread it
   runs on (`enif_thread_type`). After driving every call of both backends,
   small values and large ones (a large file's load goes through the separate
-  decode NIF), each NIF must have run only where it belongs: `encode` and
-  `decode` on dirty CPU schedulers, everything that touches the disk on dirty
-  IO schedulers. That is a fact about threads, not a timing, so a busy
+  decode NIFs), commits and batch loads included, each NIF must have run only
+  where it belongs: `encode`, `decode`, `encode_many` and `decode_many` on
+  dirty CPU schedulers, everything that touches the disk on dirty IO
+  schedulers. That is a fact about threads, not a timing, so a busy
   machine cannot change the outcome.
 
   How late a normal scheduler's processes get while large values are saved
@@ -19,7 +20,12 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
   alias BaileysEx.Auth.NIF
   alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, SchedulerProbe, SubVM}
 
-  @where %{"encode" => ["dirty_cpu"], "decode" => ["dirty_cpu"]}
+  @where %{
+    "encode" => ["dirty_cpu"],
+    "decode" => ["dirty_cpu"],
+    "encode_many" => ["dirty_cpu"],
+    "decode_many" => ["dirty_cpu"]
+  }
 
   @tag :tmp_dir
   test "every NIF runs only on its dirty scheduler", %{tmp_dir: tmp_dir} do
@@ -39,6 +45,10 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
         assert {:ok, _} = module.load_keys(dir, :"device-list", id)
       end
 
+      many = %{"small" => %{"a" => 2}, "large" => large, "gone" => nil}
+      assert :ok = module.commit(dir, %{"device-list": many}, credentials: Backend.creds(1))
+      ids = ["small", "large", "gone"]
+      assert {:ok, %{"small" => _, "large" => _}} = module.load_many(dir, :"device-list", ids)
       assert {:ok, _} = module.load_credentials(dir)
       assert {:ok, %{}} = module.list_persisted_keys(dir)
       assert :ok = module.delete_keys(dir, :"device-list", "small")
@@ -56,7 +66,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.SchedulerHealthTest do
       assert kinds == expected, "#{nif} ran on #{inspect(kinds)}, expected #{inspect(expected)}"
     end
 
-    assert map_size(use) == 9
+    assert map_size(use) == 13
   end
 
   @tag :stress
