@@ -139,7 +139,14 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
       plan: plan,
       rows: single ++ scaling.rows ++ [pairing, concurrency] ++ replay ++ commits,
       notes: ["scaling: #{scaling.fill}"],
-      sections: [single_trust, scaling_trust, pairing_trust, concurrency_trust, replay_trust, commits_trust]
+      sections: [
+        single_trust,
+        scaling_trust,
+        pairing_trust,
+        concurrency_trust,
+        replay_trust,
+        commits_trust
+      ]
     }
   end
 
