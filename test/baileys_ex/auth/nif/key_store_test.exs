@@ -244,7 +244,7 @@ defmodule BaileysEx.Auth.NIF.KeyStoreTest do
 
       assert_receive {:gated, committer}
       send(committer, :open)
-      assert Task.await(first) == :ok
+      assert Task.await(first, 120_000) == :ok
 
       slow = Task.async(fn -> Store.set(store, %{"lid-mapping": %{"gated" => "new"}}) end)
       assert_receive {:gated, committer}
@@ -257,8 +257,8 @@ defmodule BaileysEx.Auth.NIF.KeyStoreTest do
       Probes.await_blocked(reader.pid)
 
       send(committer, :open)
-      assert Task.await(slow) == :ok
-      assert Task.await(reader) == %{"gated" => "new"}
+      assert Task.await(slow, 120_000) == :ok
+      assert Task.await(reader, 120_000) == %{"gated" => "new"}
     end
   end
 
@@ -282,7 +282,9 @@ defmodule BaileysEx.Auth.NIF.KeyStoreTest do
           value = Integer.to_string(n)
           assert Store.set(store, %{"lid-mapping": Map.new(ids, &{&1, value})}) == :ok
           # Another process, after the set returned: all of it.
-          seen = Task.async(fn -> Store.get(store, :"lid-mapping", ids) end) |> Task.await()
+          seen =
+            Task.async(fn -> Store.get(store, :"lid-mapping", ids) end) |> Task.await(120_000)
+
           assert seen == Map.new(ids, &{&1, value})
         end
       end

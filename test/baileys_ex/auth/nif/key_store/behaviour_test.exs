@@ -65,7 +65,7 @@ defmodule BaileysEx.Auth.NIF.KeyStore.BehaviourTest do
         assert key_files(backend, dir) == []
 
         send(task.pid, :commit)
-        assert Task.await(task) == :committed
+        assert Task.await(task, 120_000) == :committed
         assert Store.get(store, :"lid-mapping", ["alice"]) == %{"alice" => "7"}
         assert key_files(backend, dir) == ["lid-mapping-alice"]
       end
@@ -139,8 +139,8 @@ defmodule BaileysEx.Auth.NIF.KeyStore.BehaviourTest do
           end
 
         send(holder.pid, :release)
-        Task.await(holder)
-        Enum.each(waiters, &Task.await/1)
+        Task.await(holder, 120_000)
+        Enum.each(waiters, &Task.await(&1, 120_000))
         assert Store.get(store, :"device-list", ["order"]) == %{"order" => ["1", "2", "3"]}
       end
 
@@ -160,7 +160,7 @@ defmodule BaileysEx.Auth.NIF.KeyStore.BehaviourTest do
         assert append(store, "session:bob", "bob", 1) == :ok
         assert Store.get(store, :"device-list", ["bob"]) == %{"bob" => ["1"]}
         send(holder.pid, :release)
-        Task.await(holder)
+        Task.await(holder, 120_000)
       end
 
       test "a transaction's lock is freed when its owner dies", ctx do
@@ -183,7 +183,7 @@ defmodule BaileysEx.Auth.NIF.KeyStore.BehaviourTest do
         monitor = Process.monitor(owner)
         Process.exit(owner, :kill)
         assert_receive {:DOWN, ^monitor, :process, ^owner, :killed}
-        assert Task.await(waiter) == :ok
+        assert Task.await(waiter, 120_000) == :ok
         assert Store.get(store, :"device-list", ["alice"]) == %{"alice" => ["1"]}
         assert Store.get(store, :"lid-mapping", ["alice"]) == %{}
       end

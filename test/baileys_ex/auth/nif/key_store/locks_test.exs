@@ -56,18 +56,18 @@ defmodule BaileysEx.Auth.NIF.KeyStore.LocksTest do
 
     Process.exit(queued, :kill)
     Process.exit(owner, :kill)
-    assert Task.await(waiter) == :done
+    assert Task.await(waiter, 120_000) == :done
     assert Locks.with_locks(locks, [:a, :b], fn -> :free end) == :free
   end
 
   test "a release by a process that does not hold the name is ignored", %{locks: locks} do
     :ok = Locks.acquire(locks, [:a])
     task = Task.async(fn -> Locks.release(locks, [:a]) end)
-    Task.await(task)
+    Task.await(task, 120_000)
     contender = Task.async(fn -> Locks.acquire(locks, [:a]) end)
     Probes.await_blocked(contender.pid)
     :ok = Locks.release(locks, [:a])
-    assert Task.await(contender) == :ok
+    assert Task.await(contender, 120_000) == :ok
   end
 
   test "overlapping multi-name requests never deadlock and never share a name", %{locks: locks} do
