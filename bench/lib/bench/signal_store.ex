@@ -28,13 +28,7 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
     twin_nif: "twin + NIF",
     nif_nif: "NIF store + NIF"
   }
-  @targets %{
-    "pairing: set of 812 pre-keys" => 30,
-    "group send: set of 256 sessions" => 20,
-    "200 receive transactions" => 4,
-    "16 processes x 25 transactions" => 10,
-    "restart: get 812 pre-keys + 256 sessions" => 20
-  }
+  @targets %{pairing: 30, group_send: 20, receive: 4, concurrent: 10, restart: 20}
 
   @typedoc "One scenario's medians (ms) per set-up."
   @type row :: %{name: String.t(), ms: %{atom() => float()}, target: number() | nil}
@@ -97,14 +91,14 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
     receives = max(div(200, scale), 4)
 
     [
-      {"pairing: set of 812 pre-keys", fn _store -> :ok end,
+      {:pairing, "pairing: set of #{pre_keys} pre-keys", fn _store -> :ok end,
        fn store, _ -> set(store, %{"pre-key": pre_key_map(1..pre_keys)}) end},
-      {"group send: set of 256 sessions", fn _store -> :ok end,
+      {:group_send, "group send: set of #{sessions} sessions", fn _store -> :ok end,
        fn store, _ -> set(store, %{session: session_map(1..sessions, 0)}) end},
-      {"200 receive transactions",
+      {:receive, "#{receives} receive transactions",
        fn store -> set(store, %{session: session_map(1..receives, 0)}) end,
        fn store, _ -> Enum.each(1..receives, &receive_one(store, &1)) end},
-      {"16 processes x 25 transactions",
+      {:concurrent, "16 processes x 25 transactions",
        fn store -> set(store, %{session: session_map(1..16, 0)}) end,
        fn store, _ ->
          1..16
@@ -113,7 +107,7 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
          end)
          |> Task.await_many(:infinity)
        end},
-      {"restart: get 812 pre-keys + 256 sessions",
+      {:restart, "restart: get #{pre_keys} pre-keys + #{sessions} sessions",
        fn store ->
          set(store, %{
            "pre-key": pre_key_map(1..pre_keys),
@@ -121,8 +115,8 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
          })
        end, :restart}
     ]
-    |> Enum.map(fn {name, prepare, run} ->
-      %{name: name, prepare: prepare, run: run, ids: {pre_keys, sessions}}
+    |> Enum.map(fn {key, name, prepare, run} ->
+      %{key: key, name: name, prepare: prepare, run: run, ids: {pre_keys, sessions}}
     end)
   end
 
@@ -145,7 +139,7 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
     %{
       name: scenario.name,
       ms: Map.new(samples, fn {id, list} -> {id, median(list)} end),
-      target: @targets[scenario.name]
+      target: @targets[scenario.key]
     }
   end
 
