@@ -26,7 +26,6 @@ defmodule BaileysEx.Auth.NIF.Test.KeyStoreContract do
   alias BaileysEx.Auth.NIF.Baseline.KeyStore, as: Twin
   alias BaileysEx.Auth.NIF.KeyStore
   alias BaileysEx.Auth.NIF.Test.Backends
-  alias BaileysEx.Auth.NIF.Test.CommitStandIn
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
   alias BaileysEx.Auth.NIF.Test.FaultyPersistence
   alias BaileysEx.Auth.NIF.Test.Parity
@@ -70,7 +69,7 @@ defmodule BaileysEx.Auth.NIF.Test.KeyStoreContract do
         name: :atomic,
         module: KeyStore,
         persistence: FaultyPersistence,
-        base: CommitStandIn.module_for(backend)
+        base: backend.module
       },
       %{
         name: :key_by_key,

@@ -14,7 +14,6 @@ defmodule BaileysEx.Auth.NIF.KeyStoreTest do
   alias BaileysEx.Auth.NIF.KeyStore.Locks
   alias BaileysEx.Auth.NIF.KeyStore.OperationError
   alias BaileysEx.Auth.NIF.Test.Backends
-  alias BaileysEx.Auth.NIF.Test.CommitStandIn
   alias BaileysEx.Auth.NIF.Test.FaultyPersistence
   alias BaileysEx.Auth.NIF.Test.KeyStoreContract, as: Contract
   alias BaileysEx.Auth.NIF.Test.KeyStoreProbes, as: Probes
@@ -110,7 +109,7 @@ defmodule BaileysEx.Auth.NIF.KeyStoreTest do
   end
 
   defp gated_store(dir) do
-    base = CommitStandIn.module_for(Backends.fetch!(:etf))
+    base = Backends.fetch!(:etf).module
     context = %{base: base, dir: dir, test: self()}
 
     {:ok, store} =
@@ -380,7 +379,7 @@ defmodule BaileysEx.Auth.NIF.KeyStoreTest do
 
     test "runs under a supervisor with a global name, as BaileysEx starts it", %{tmp_dir: dir} do
       name = {:global, {__MODULE__, make_ref(), KeyStore}}
-      persistence = CommitStandIn.module_for(Backends.fetch!(:etf))
+      persistence = Backends.fetch!(:etf).module
 
       {:ok, supervisor} =
         Supervisor.start_link(
