@@ -11,7 +11,8 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
     * `NIF store + NIF`: `BaileysEx.Auth.NIF.KeyStore` over the drop-in,
       every `set` and transaction one atomic commit.
 
-  Each scenario runs in a fresh directory per set-up, the set-ups in turn
+  Each scenario runs in a fresh directory per set-up (removed only when the
+  whole run ends), the set-ups in turn
   (the order alternating between repetitions) with the page cache written
   back before each, and the median of the repetitions is reported. Ratios
   compare the first set-up with each of the others. Nothing is asserted.
@@ -130,8 +131,11 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
             dir =
               Path.join(root, "#{backend.name}-#{setup}-#{System.unique_integer([:positive])}")
 
+            # The directory stays until the whole run ends: removing
+            # thousands of files leaves the filesystem work (block
+            # discards, journal commits) that the next timed commit
+            # would wait for.
             ms = run_once(scenario, setup, backend, dir)
-            File.rm_rf!(dir)
             Map.update!(acc, setup, &[ms | &1])
           end)
       end
