@@ -39,17 +39,19 @@
 //! fsynced as they are written and the directory is fsynced at step 5: the
 //! same guarantees, with flushes that grow with the set.
 //!
-//! **A lone replace** needs no record: a commit (or group) that replaces
-//! exactly one file and leaves the manifest as it is (re-saving a key that
-//! is indexed already, as receiving a message does) is the single-key
-//! replace instead: its temp file is fsynced as it is staged, renamed over
-//! the final name, and the directory fsynced. A rename is atomic by
-//! itself, and this keeps the flushes to the commit's own file rather than
-//! a `syncfs` of the whole filesystem. Staging guesses from the cached
-//! manifest; the leader decides from the one it has just read, and falls
-//! back to the record (the temp file already durable) when the guess was
-//! wrong.
-//!
+//! **A lone replace** needs no record: a commit that replaces exactly one
+//! file and leaves the manifest as it is (re-saving a key that is indexed
+//! already, as receiving a message does) is the single-key replace
+//! instead: its temp file is fsynced as it is staged, renamed over the
+//! final name, and the directory fsynced. A rename is atomic by itself, and
+//! this keeps the flushes to the commit's own file rather than a `syncfs`
+//! of the whole filesystem. A group made only of lone replaces (chats
+//! committing side by side) is handled the same way: each commit is one
+//! rename, so each stays whole on its own, and one directory fsync makes
+//! all of them durable. Staging guesses from the cached manifest; the
+//! leader decides from the one it has just read, and falls back to the
+//! record (the temp files already durable) when the guess was wrong.
+
 //! # Why it is all or nothing
 //!
 //! Before the commit point no final name has changed. A record is applied
@@ -247,7 +249,10 @@ impl Store<'_> {
         // Checked now (creating the directory if needed) so a bad manifest
         // costs no writes, unless a leader holds the lock: it has just
         // checked, and checks again before anything becomes visible.
-        let mut lone = false;
+        // While a leader holds the manifest (commits arriving side by side),
+        // a one-file commit is guessed to be a replace: a wrong guess costs
+        // one fsync, and the leader falls back to the record.
+        let mut lone = matches!(files.as_slice(), [(_, Some(_))]);
         if let Some(mut cache) = dir.try_lock_manifest() {
             self.check_manifest(&dir, &mut cache)?;
             lone = lone_replace(&files, &changes, &cache);
@@ -400,6 +405,9 @@ impl Store<'_> {
         cache: &mut ManifestCache,
         group: Vec<Pending>,
     ) -> Result<(), Error> {
+        let each_lone = group.iter().all(
+            |pending| matches!(pending.files.as_slice(), [(_, Op::Write(staged))] if staged.synced),
+        );
         let mut files: BTreeMap<Vec<u8>, Op> = BTreeMap::new();
         let mut superseded = Vec::new();
         let mut changes = Vec::new();
@@ -413,7 +421,7 @@ impl Store<'_> {
         }
         remove_staged(self.fs, superseded.iter());
         let mut manifest_temp = None;
-        let outcome = self.apply_group(dir, cache, &files, &changes, &mut manifest_temp);
+        let outcome = self.apply_group(dir, cache, &files, &changes, each_lone, &mut manifest_temp);
         match outcome {
             Ok(()) => Ok(()),
             Err(Failure::Before(err)) => {
@@ -434,6 +442,7 @@ impl Store<'_> {
         cache: &mut ManifestCache,
         files: &BTreeMap<Vec<u8>, Op>,
         changes: &[Change],
+        each_lone: bool,
         manifest_temp: &mut Option<Op>,
     ) -> Result<(), Failure> {
         let before = |err: io::Error| Failure::Before(err.into());
@@ -449,20 +458,11 @@ impl Store<'_> {
         for change in changes {
             write |= change.apply(&mut manifest, &mut existed, cache.canonical);
         }
-        if !write {
-            if let Some((name, staged)) = synced_lone_write(files) {
-                // The single-key replace: the temp file is durable already.
-                self.fs
-                    .rename(&staged.temp, &dir.file_path(name))
-                    .map_err(before)?;
-                staged.release();
-                self.fs
-                    .sync_dir(&dir.path)
-                    .map_err(|err| Failure::After(err.into()))?;
-                cache.set_manifest(existed.then_some(manifest));
-                cache.valid = true;
-                return Ok(());
-            }
+        if !write && each_lone {
+            self.replace_each(dir, files)?;
+            cache.set_manifest(existed.then_some(manifest));
+            cache.valid = true;
+            return Ok(());
         }
         let sync_each = !self.fs.can_sync_filesystem();
         let manifest_bytes = if write {
@@ -530,6 +530,38 @@ impl Store<'_> {
     }
 }
 
+impl Store<'_> {
+    /// The single-key replace of every file of a group of lone replaces:
+    /// the temp files are durable already and each commit is one of these
+    /// renames. A rename that fails leaves its commit undone; the others
+    /// are made durable all the same, and the group reports the error.
+    fn replace_each(&self, dir: &Directory, files: &BTreeMap<Vec<u8>, Op>) -> Result<(), Failure> {
+        let mut renamed = 0usize;
+        let mut first_error = None;
+        for (name, op) in files {
+            if let Op::Write(staged) = op {
+                match self.fs.rename(&staged.temp, &dir.file_path(name)) {
+                    Ok(()) => {
+                        staged.release();
+                        renamed += 1;
+                    }
+                    Err(err) => {
+                        first_error.get_or_insert(err);
+                    }
+                }
+            }
+        }
+        if renamed == 0 {
+            if let Some(err) = first_error {
+                return Err(Failure::Before(err.into()));
+            }
+        }
+        let after = |err: io::Error| Failure::After(err.into());
+        self.fs.sync_dir(&dir.path).map_err(after)?;
+        first_error.map_or(Ok(()), |err| Err(after(err)))
+    }
+}
+
 fn check_limits(mutations: &[Mutation]) -> Result<u64, CommitError> {
     if mutations.len() > MAX_MUTATIONS {
         return Err(CommitError::TooManyMutations(mutations.len()));
@@ -562,16 +594,6 @@ fn lone_replace(files: &[FileChange], changes: &[Change], cache: &ManifestCache)
         Change::Insert(None, _) | Change::Ensure => true,
         Change::Remove(..) => false,
     })
-}
-
-/// The group's only file, if it is a new value whose temp file is fsynced.
-fn synced_lone_write(files: &BTreeMap<Vec<u8>, Op>) -> Option<(&[u8], &Staged)> {
-    match files.iter().next() {
-        Some((name, Op::Write(staged))) if files.len() == 1 && staged.synced => {
-            Some((name, staged))
-        }
-        _ => None,
-    }
 }
 
 /// Queued commits in order, as many as fit one commit's limits together

@@ -540,12 +540,34 @@ fn a_commit_completes_a_left_over_commit_before_its_own() {
 /// queue up behind it.
 struct HoldFirstSync {
     inner: FaultFs,
+    /// Hold the first directory fsync instead of the first `syncfs`.
+    hold_dir: bool,
     entered: AtomicBool,
     gate: Mutex<bool>,
     opened: Condvar,
 }
 
 impl HoldFirstSync {
+    fn new(hold_dir: bool) -> Self {
+        HoldFirstSync {
+            inner: FaultFs::new(),
+            hold_dir,
+            entered: AtomicBool::new(false),
+            gate: Mutex::new(false),
+            opened: Condvar::new(),
+        }
+    }
+
+    /// Blocks the first caller until `release`.
+    fn hold_first(&self) {
+        if !self.entered.swap(true, Ordering::SeqCst) {
+            let mut open = self.gate.lock().unwrap();
+            while !*open {
+                open = self.opened.wait(open).unwrap();
+            }
+        }
+    }
+
     fn release(&self) {
         *self.gate.lock().unwrap() = true;
         self.opened.notify_all();
@@ -575,6 +597,9 @@ impl Fs for HoldFirstSync {
         self.inner.remove_file(path)
     }
     fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        if self.hold_dir {
+            self.hold_first();
+        }
         self.inner.sync_dir(dir)
     }
     fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
@@ -594,11 +619,8 @@ impl Fs for HoldFirstSync {
         self.inner.dir_id(dir)
     }
     fn sync_filesystem(&self, dir: &Path) -> std::io::Result<()> {
-        if !self.entered.swap(true, Ordering::SeqCst) {
-            let mut open = self.gate.lock().unwrap();
-            while !*open {
-                open = self.opened.wait(open).unwrap();
-            }
+        if !self.hold_dir {
+            self.hold_first();
         }
         self.inner.sync_filesystem(dir)
     }
@@ -622,12 +644,7 @@ fn commits_queued_behind_a_flush_share_the_next_one() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     prepare(&ETF, &dir, &[Op::Creds(b"c".to_vec())]);
-    let fs = Arc::new(HoldFirstSync {
-        inner: FaultFs::new(),
-        entered: AtomicBool::new(false),
-        gate: Mutex::new(false),
-        opened: Condvar::new(),
-    });
+    let fs = Arc::new(HoldFirstSync::new(false));
     fs.inner.fail_nth(u64::MAX, &[], 0);
     let commit = |t: usize| {
         let (fs, dir) = (Arc::clone(&fs), dir.clone());
@@ -666,6 +683,69 @@ fn commits_queued_behind_a_flush_share_the_next_one() {
     );
     let listed = store(&ETF, &RealFs).list_keys(&dir).unwrap();
     assert_eq!(listed["pre-key"].len(), (WAITING + 1) * 20);
+}
+
+/// Receiving messages from several chats at once: each commit re-saves one
+/// indexed session. Such a group needs no record and no `syncfs`: each
+/// commit's own file fsync, then one directory fsync for all of them.
+#[test]
+fn lone_replaces_queued_together_share_one_directory_fsync() {
+    const WAITING: usize = 7;
+    for spec in SPECS {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let setup: Vec<Op> = (0..=WAITING)
+            .map(|t| Op::Save("session", format!("{t}").into_bytes(), b"old".to_vec()))
+            .collect();
+        prepare(spec, &dir, &setup);
+        let fs = Arc::new(HoldFirstSync::new(true));
+        fs.inner.fail_nth(u64::MAX, &[], 0);
+        let commit = |t: usize| {
+            let (fs, dir) = (Arc::clone(&fs), dir.clone());
+            std::thread::spawn(move || {
+                let ops = [Op::Save(
+                    "session",
+                    format!("{t}").into_bytes(),
+                    vec![t as u8; 40],
+                )];
+                store(spec, &*fs).commit(&dir, &mutations(&ops)).unwrap();
+            })
+        };
+        let first = commit(0);
+        wait_until("the first commit reaches its directory fsync", || {
+            fs.entered.load(Ordering::SeqCst)
+        });
+        let others: Vec<_> = (1..=WAITING).map(commit).collect();
+        let group = directory::open(&RealFs, spec, &dir).unwrap();
+        wait_until("the other commits queue", || {
+            group.atomic_commits().queued() == WAITING
+        });
+        fs.release();
+        first.join().unwrap();
+        for t in others {
+            t.join().unwrap();
+        }
+        let log = fs.inner.log();
+        let count = |op: FsOp| flushes(&log).iter().filter(|f| **f == op).count();
+        assert_eq!(
+            count(FsOp::SyncFs),
+            0,
+            "{:?}: {:?}",
+            spec.kind,
+            flushes(&log)
+        );
+        assert_eq!(count(FsOp::Fsync), WAITING + 1, "{:?}", spec.kind);
+        assert_eq!(count(FsOp::DirFsync), 2, "{:?}: two groups", spec.kind);
+        let s = store(spec, &RealFs);
+        for t in 0..=WAITING {
+            let id = format!("{t}").into_bytes();
+            assert_eq!(
+                s.load_key(&dir, "session", &id).unwrap(),
+                Some(vec![t as u8; 40])
+            );
+        }
+        assert_eq!(s.list_keys(&dir).unwrap()["session"].len(), WAITING + 1);
+    }
 }
 
 #[test]
