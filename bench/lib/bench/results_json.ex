@@ -27,6 +27,18 @@ defmodule BaileysEx.Auth.NIF.Bench.ResultsJSON do
     File.write!(path, [encode(term), "\n"])
   end
 
+  @doc """
+  `term` with every float, in maps and lists at any depth, rounded to three
+  decimals: figures in µs or ms need no more.
+  """
+  @spec rounded(term()) :: term()
+  def rounded(%{} = map) when not is_struct(map),
+    do: Map.new(map, fn {k, v} -> {k, rounded(v)} end)
+
+  def rounded(list) when is_list(list), do: Enum.map(list, &rounded/1)
+  def rounded(x) when is_float(x), do: Float.round(x, 3)
+  def rounded(other), do: other
+
   # Turns keys into strings, tuples into lists, atoms (but nil/booleans) into
   # strings, and floats that are whole into floats still (JSON keeps `1.0`).
   defp plain(%{} = map) when not is_struct(map),

@@ -185,7 +185,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
               Enum.map(plan.impls, &%{role: &1.id, module: inspect(&1.module), source: &1.source}),
             skipped: plan.skipped,
             notes: Map.get(result, :notes, []),
-            sections: Enum.map(result.sections, &round_floats/1),
+            sections: Enum.map(result.sections, &ResultsJSON.rounded/1),
             rows: Enum.map(rows, &row_json/1)
           }
         end)
@@ -201,10 +201,10 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
       size: Map.get(row, :size),
       calls: Map.get(row, :ops),
       target: Map.get(row, :target),
-      ratio: round_floats(Row.ratio(row)),
+      ratio: ResultsJSON.rounded(Row.ratio(row)),
       status: Row.status(row),
       note: Map.get(row, :note),
-      figures: Map.new(row.figures, fn {id, f} -> {id, round_floats(f)} end)
+      figures: Map.new(row.figures, fn {id, f} -> {id, ResultsJSON.rounded(f)} end)
     }
 
     case Map.get(row, :samples) do
@@ -219,11 +219,6 @@ defmodule BaileysEx.Auth.NIF.Bench.Runner do
         )
     end
   end
-
-  defp round_floats(nil), do: nil
-  defp round_floats(%{} = figures), do: Map.new(figures, fn {k, v} -> {k, round_floats(v)} end)
-  defp round_floats(x) when is_float(x), do: Float.round(x, 3)
-  defp round_floats(other), do: other
 
   defp say(line), do: IO.puts(line)
 end

@@ -15,11 +15,13 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
   whole run ends), the set-ups in turn
   (the order alternating between repetitions) with the page cache written
   back before each, and the median of the repetitions is reported. Ratios
-  compare the first set-up with each of the others. Nothing is asserted.
+  compare the first set-up with each of the others. Each scenario (all its
+  repetitions and set-ups) runs between two samples of `Conditions`, and
+  `Trust` judges whether its figures can be trusted. Nothing is asserted.
   """
 
   alias BaileysEx.Auth.NIF.Baseline.KeyStore, as: TwinStore
-  alias BaileysEx.Auth.NIF.Bench.{Timing, Values}
+  alias BaileysEx.Auth.NIF.Bench.{Conditions, Timing, Trust, Values}
   alias BaileysEx.Auth.NIF.KeyStore, as: NifStore
   alias BaileysEx.Auth.NIF.Test.Backends
 
@@ -30,9 +32,31 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
     nif_nif: "NIF store + NIF"
   }
   @targets %{pairing: 30, group_send: 20, receive: 4, concurrent: 10, restart: 20}
+  @short %{
+    pairing: "pairing",
+    group_send: "group send",
+    receive: "receive",
+    concurrent: "16 processes",
+    restart: "restart"
+  }
 
-  @typedoc "One scenario's medians (ms) per set-up."
-  @type row :: %{name: String.t(), ms: %{atom() => float()}, target: number() | nil}
+  @typedoc """
+  One scenario of one backend: `key` and `short` name it, `keys` counts the
+  keys it sets or reads per type, `transactions` the transactions it runs;
+  `ms` holds the median (ms) per set-up, `samples` every repetition's time
+  (ms, in the order run), `verdict` the `Trust` judgement of the scenario.
+  """
+  @type row :: %{
+          key: atom(),
+          name: String.t(),
+          short: String.t(),
+          keys: %{atom() => non_neg_integer()},
+          transactions: non_neg_integer(),
+          ms: %{atom() => float()},
+          samples: %{atom() => [float()]},
+          target: number() | nil,
+          verdict: Trust.verdict()
+        }
 
   @doc """
   Runs every scenario for each backend under `root` (`repeats` times each,
@@ -41,50 +65,29 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
   @spec run(Path.t(), pos_integer(), pos_integer()) :: %{atom() => [row()]}
   def run(root, repeats, scale) do
     Map.new(Backends.all(), fn backend ->
-      {backend.name, Enum.map(scenarios(scale), &measure(&1, backend, root, repeats))}
+      {backend.name, Enum.map(scenarios(scale), &judged(&1, backend, root, repeats))}
     end)
   end
 
-  @doc "The section's text: a table per backend with both ratios and targets."
-  @spec render(%{atom() => [row()]}, number()) :: String.t()
-  def render(results, flush_us) do
-    header =
-      "== Signal store (what BaileysEx calls), median ms of the whole scenario ==\n" <>
-        "disk: write+fsync of 4 KiB takes #{round(flush_us)} µs (median)\n" <>
-        "ratios: twin + baseline time / the set-up's time; target applies to NIF store + NIF\n"
+  @doc "The set-ups, the one every ratio compares against first."
+  @spec setups() :: [atom()]
+  def setups, do: @setups
 
-    tables =
-      for {backend, rows} <- Enum.sort(results) do
-        "\n#{backend}:\n" <>
-          String.pad_trailing("scenario", 42) <>
-          Enum.map_join(@setups, &String.pad_leading(@labels[&1], 17)) <>
-          "   ratio (twin+NIF)   ratio (NIF store)   target\n" <>
-          Enum.map_join(rows, "\n", &render_row/1) <> "\n"
-      end
+  @doc "How a set-up is named in tables and charts."
+  @spec label(atom()) :: String.t()
+  def label(setup) when is_map_key(@labels, setup), do: Map.fetch!(@labels, setup)
 
-    header <> Enum.join(tables)
-  end
+  @doc """
+  The ratio `twin + baseline` time / `setup`'s time of a row (above 1 the
+  set-up is faster).
+  """
+  @spec ratio(row(), atom()) :: float()
+  def ratio(%{ms: ms}, setup), do: ms.twin_baseline / max(ms[setup], 0.001)
 
-  defp render_row(row) do
-    base = row.ms.twin_baseline
-    ratio = fn id -> base / max(row.ms[id], 0.001) end
-    nif_ratio = ratio.(:nif_nif)
-
-    target =
-      case row.target do
-        nil -> ""
-        t when nif_ratio >= t -> ">=#{t}x ok"
-        t -> ">=#{t}x MISSED"
-      end
-
-    String.pad_trailing(row.name, 42) <>
-      Enum.map_join(@setups, &String.pad_leading(fmt(row.ms[&1]), 17)) <>
-      String.pad_leading("#{fmt(ratio.(:twin_nif))}x", 19) <>
-      String.pad_leading("#{fmt(nif_ratio)}x", 20) <> "   " <> target
-  end
-
-  defp fmt(value) when value >= 100, do: Integer.to_string(round(value))
-  defp fmt(value), do: :erlang.float_to_binary(value / 1, decimals: 1)
+  @doc "Whether `NIF store + NIF` meets the row's target; `nil` without one."
+  @spec met?(row()) :: boolean() | nil
+  def met?(%{target: nil}), do: nil
+  def met?(%{target: target} = row), do: ratio(row, :nif_nif) >= target
 
   defp scenarios(scale) do
     pre_keys = max(div(812, scale), 4)
@@ -92,14 +95,15 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
     receives = max(div(200, scale), 4)
 
     [
-      {:pairing, "pairing: set of #{pre_keys} pre-keys", fn _store -> :ok end,
+      {:pairing, "pairing: set of #{pre_keys} pre-keys", {pre_keys, 0, 0}, fn _store -> :ok end,
        fn store, _ -> set(store, %{"pre-key": pre_key_map(1..pre_keys)}) end},
-      {:group_send, "group send: set of #{sessions} sessions", fn _store -> :ok end,
+      {:group_send, "group send: set of #{sessions} sessions", {0, sessions, 0},
+       fn _store -> :ok end,
        fn store, _ -> set(store, %{session: session_map(1..sessions, 0)}) end},
-      {:receive, "#{receives} receive transactions",
+      {:receive, "#{receives} receive transactions", {0, receives, receives},
        fn store -> set(store, %{session: session_map(1..receives, 0)}) end,
        fn store, _ -> Enum.each(1..receives, &receive_one(store, &1)) end},
-      {:concurrent, "16 processes x 25 transactions",
+      {:concurrent, "16 processes x 25 transactions", {0, 16, 16 * 25},
        fn store -> set(store, %{session: session_map(1..16, 0)}) end,
        fn store, _ ->
          1..16
@@ -109,6 +113,7 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
          |> Task.await_many(:infinity)
        end},
       {:restart, "restart: get #{pre_keys} pre-keys + #{sessions} sessions",
+       {pre_keys, sessions, 0},
        fn store ->
          set(store, %{
            "pre-key": pre_key_map(1..pre_keys),
@@ -116,9 +121,25 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
          })
        end, :restart}
     ]
-    |> Enum.map(fn {key, name, prepare, run} ->
-      %{key: key, name: name, prepare: prepare, run: run, ids: {pre_keys, sessions}}
+    |> Enum.map(fn {key, name, {pre_key_count, session_count, transactions}, prepare, run} ->
+      %{
+        key: key,
+        name: name,
+        keys: %{"pre-key": pre_key_count, session: session_count},
+        transactions: transactions,
+        prepare: prepare,
+        run: run,
+        ids: {pre_keys, sessions}
+      }
     end)
+  end
+
+  # The probes of `Conditions` write in `root` too, outside the timed runs.
+  defp judged(scenario, backend, root, repeats) do
+    {row, before, after_} =
+      Conditions.around(root, fn -> measure(scenario, backend, root, repeats) end)
+
+    Map.put(row, :verdict, Trust.judge(before, after_))
   end
 
   defp measure(scenario, backend, root, repeats) do
@@ -141,8 +162,13 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStore do
       end
 
     %{
+      key: scenario.key,
       name: scenario.name,
+      short: Map.fetch!(@short, scenario.key),
+      keys: scenario.keys,
+      transactions: scenario.transactions,
       ms: Map.new(samples, fn {id, list} -> {id, median(list)} end),
+      samples: Map.new(samples, fn {id, list} -> {id, Enum.reverse(list)} end),
       target: @targets[scenario.key]
     }
   end

@@ -16,7 +16,9 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
   a tooltip (`<title>`) with n, median and p90.
   """
 
-  alias BaileysEx.Auth.NIF.Bench.{Report, Row}
+  alias BaileysEx.Auth.NIF.Bench.{Report, Row, SVG}
+
+  import SVG, only: [f: 1, line: 5, marker: 3, polyline: 2, text: 3, text: 4]
 
   @typedoc "A point of a cost line: median and p90 µs of n calls."
   @type cost_point :: %{
@@ -61,14 +63,24 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
 
   # Okabe-Ito: NIF in blues, baselines in oranges, ratios in green and purple.
   @styles %{
-    {:etf, :nif} => %{color: "#0072B2", marker: :circle, filled: true, dash: nil},
-    {:etf, :baseline} => %{color: "#D55E00", marker: :square, filled: true, dash: nil},
-    {:json, :nif} => %{color: "#56B4E9", marker: :circle, filled: false, dash: "7 4"},
-    {:json, :baseline} => %{color: "#E69F00", marker: :square, filled: false, dash: "7 4"},
-    {:etf, :ratio} => %{color: "#009E73", marker: :diamond, filled: true, dash: nil},
-    {:json, :ratio} => %{color: "#CC79A7", marker: :diamond, filled: false, dash: "7 4"}
+    {:etf, :nif} => %{color: SVG.color(:blue), marker: :circle, filled: true, dash: nil},
+    {:etf, :baseline} => %{
+      color: SVG.color(:vermillion),
+      marker: :square,
+      filled: true,
+      dash: nil
+    },
+    {:json, :nif} => %{color: SVG.color(:sky_blue), marker: :circle, filled: false, dash: "7 4"},
+    {:json, :baseline} => %{
+      color: SVG.color(:orange),
+      marker: :square,
+      filled: false,
+      dash: "7 4"
+    },
+    {:etf, :ratio} => %{color: SVG.color(:green), marker: :diamond, filled: true, dash: nil},
+    {:json, :ratio} => %{color: SVG.color(:purple), marker: :diamond, filled: false, dash: "7 4"}
   }
-  @fallback_style %{color: "#000000", marker: :circle, filled: true, dash: "2 3"}
+  @fallback_style %{color: SVG.color(:black), marker: :circle, filled: true, dash: "2 3"}
   # Series at one x are nudged apart so that whiskers do not hide each other.
   @dodge %{
     {:etf, :nif} => -6,
@@ -136,14 +148,8 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
     column_w = @panel_w + @margin.left + @margin.right
     width = length(@panels) * column_w
     warnings_top = @legend_top + 104
-    # A warning with several reasons gets a line per reason.
-    warning_lines =
-      Enum.flat_map(warnings, fn warning ->
-        [first | rest] = String.split(warning, "; ")
-        [{16, first} | Enum.map(rest, &{40, &1})]
-      end)
-
-    height = warnings_top + 20 * length(warning_lines) + 8
+    {warning_lines, warnings_h} = SVG.warnings(warnings, warnings_top)
+    height = warnings_top + warnings_h + 8
 
     columns =
       @panels
@@ -153,21 +159,7 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
         column(Enum.filter(series, &(&1.op == op)), name, x0)
       end)
 
-    [
-      ~s(<svg xmlns="http://www.w3.org/2000/svg" width="#{width}" height="#{height}" ),
-      ~s(viewBox="0 0 #{width} #{height}" font-family="sans-serif" font-size="12">\n),
-      ~s(<rect width="100%" height="100%" fill="white"/>\n),
-      text(width / 2, 26, title, anchor: "middle", size: 16, weight: "bold"),
-      columns,
-      legend(series, width),
-      warning_lines
-      |> Enum.with_index()
-      |> Enum.map(fn {{x, line}, i} ->
-        text(x, warnings_top + 20 * i, line, weight: "bold", fill: "#A23B00")
-      end),
-      "</svg>\n"
-    ]
-    |> IO.iodata_to_binary()
+    SVG.document(width, height, title, [columns, legend(series, width), warning_lines])
   end
 
   defp column(series, name, x0) do
@@ -209,7 +201,7 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
   defp cost_panel(costs, keys, sx, x0) do
     values = Enum.flat_map(costs, fn s -> Enum.flat_map(s.points, &[&1.median_us, &1.p90_us]) end)
     {lo, hi} = decades(values)
-    sy = log_scale(:math.pow(10, lo), :math.pow(10, hi), @cost_top, @cost_h)
+    sy = SVG.log_scale(:math.pow(10, lo), :math.pow(10, hi), @cost_top, @cost_h)
 
     [
       for d <- lo..hi, m <- [1, 2, 5], d < hi or m == 1 do
@@ -234,9 +226,7 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
 
   defp ratio_panel(ratios, keys, sx, x0) do
     values = for s <- ratios, p <- s.points, v <- [p.ratio, p.target], is_number(v), do: v
-    ticks = ratio_ticks(Enum.min([1.0 | values]), Enum.max([1.0 | values]))
-    sy = log_scale(List.first(ticks), List.last(ticks), @ratio_top, @ratio_h)
-    decade_px = @ratio_h / :math.log10(List.last(ticks) / List.first(ticks))
+    {ticks, sy} = SVG.ratio_axis(values, @ratio_top, @ratio_h)
     targets = for s <- ratios, p <- s.points, p.target != nil, uniq: true, do: {p.keys, p.target}
 
     [
@@ -244,32 +234,12 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
         anchor: "middle",
         fill: "#444444"
       ),
-      Enum.map(ticks, fn tick ->
-        y = sy.(tick)
-        color = if tick == 1, do: "#555555", else: "#cccccc"
-
-        [
-          line(x0, y, x0 + @panel_w, y, color),
-          if(labelled?(tick, decade_px),
-            do: text(x0 - 6, y + 4, fmt_ratio(tick), anchor: "end"),
-            else: []
-          )
-        ]
-      end),
+      SVG.ratio_grid(ticks, sy, x0, @panel_w),
       x_grid(keys, sx, @ratio_top, @ratio_h, true),
       frame(x0, @ratio_top, @ratio_h),
       Enum.map(targets, fn {keys_at, target} -> target_mark(sx.(keys_at), sy.(target), target) end),
       Enum.map(ratios, &ratio_line(&1, sx, sy))
     ]
-  end
-
-  # On a crowded axis only powers of ten keep a label, and 2x and 5x, the
-  # lower targets.
-  defp labelled?(_tick, decade_px) when decade_px >= 60, do: true
-
-  defp labelled?(tick, _decade_px) do
-    exponent = :math.log10(tick)
-    abs(exponent - round(exponent)) < 1.0e-9 or tick in [2.0, 5.0]
   end
 
   defp x_grid(keys, sx, top, h, labels?) do
@@ -281,15 +251,12 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
     end
   end
 
-  defp frame(x0, top, h),
-    do:
-      ~s(<rect x="#{f(x0)}" y="#{f(top)}" width="#{@panel_w}" height="#{h}" fill="none" stroke="#888888"/>\n)
+  defp frame(x0, top, h), do: SVG.frame(x0, top, @panel_w, h)
 
   defp target_mark(x, y, target) do
     [
-      ~s(<line x1="#{f(x - 28)}" y1="#{f(y)}" x2="#{f(x + 8)}" y2="#{f(y)}" stroke="#000000" ),
-      ~s(stroke-width="2" stroke-dasharray="2 2"/>\n),
-      text(x - 32, y + 4, "target #{fmt_ratio(target)}", anchor: "end", size: 11)
+      SVG.target_line(x - 28, x + 8, y),
+      text(x - 32, y + 4, "target #{SVG.fmt_ratio(target)}", anchor: "end", size: 11)
     ]
   end
 
@@ -308,17 +275,13 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
           "#{s.label}, #{fmt_keys(p.keys)} keys: median #{Report.fmt_us(p.median_us)} µs, " <>
             "p90 #{Report.fmt_us(p.p90_us)} µs, n = #{p.n}"
 
-        [
-          "<g><title>",
-          escape(tip),
-          "</title>\n",
+        SVG.tooltip(tip, [
           ~s(<line x1="#{f(x)}" y1="#{f(y)}" x2="#{f(x)}" y2="#{f(y90)}" stroke="#{style.color}" ),
           ~s(stroke-width="1.5"/>\n),
           ~s(<line x1="#{f(x - 3)}" y1="#{f(y90)}" x2="#{f(x + 3)}" y2="#{f(y90)}" ),
           ~s(stroke="#{style.color}" stroke-width="1.5"/>\n),
-          marker(x, y, style),
-          "</g>\n"
-        ]
+          marker(x, y, style)
+        ])
       end)
     ]
   end
@@ -338,38 +301,11 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
             "(median #{Report.fmt_us(p.baseline.median_us)} / #{Report.fmt_us(p.nif.median_us)} µs, " <>
             "p90 #{Report.fmt_us(p.baseline.p90_us)} / #{Report.fmt_us(p.nif.p90_us)} µs, " <>
             "n = #{p.baseline.n} / #{p.nif.n})" <>
-            if(p.target, do: ", target #{fmt_ratio(p.target)}", else: "")
+            if(p.target, do: ", target #{SVG.fmt_ratio(p.target)}", else: "")
 
-        ["<g><title>", escape(tip), "</title>\n", marker(x, y, style), "</g>\n"]
+        SVG.tooltip(tip, marker(x, y, style))
       end)
     ]
-  end
-
-  defp polyline(coords, style) do
-    [
-      ~s(<polyline points="),
-      Enum.map_join(coords, " ", fn {x, y} -> "#{f(x)},#{f(y)}" end),
-      ~s(" fill="none" stroke="#{style.color}" stroke-width="2"),
-      dash(style),
-      "/>\n"
-    ]
-  end
-
-  defp marker(x, y, style) do
-    fill = if style.filled, do: style.color, else: "white"
-    paint = ~s(fill="#{fill}" stroke="#{style.color}" stroke-width="1.5")
-
-    case style.marker do
-      :circle ->
-        ~s(<circle cx="#{f(x)}" cy="#{f(y)}" r="4" #{paint}/>\n)
-
-      :square ->
-        ~s(<rect x="#{f(x - 3.5)}" y="#{f(y - 3.5)}" width="7" height="7" #{paint}/>\n)
-
-      :diamond ->
-        ~s(<polygon points="#{f(x)},#{f(y - 5)} #{f(x + 5)},#{f(y)} #{f(x)},#{f(y + 5)} ) <>
-          ~s(#{f(x - 5)},#{f(y)}" #{paint}/>\n)
-    end
   end
 
   defp legend(series, width) do
@@ -426,38 +362,11 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
 
   defp style(s), do: Map.get(@styles, {s.backend, s.impl}, @fallback_style)
 
-  defp dash(%{dash: nil}), do: ""
-  defp dash(%{dash: pattern}), do: ~s( stroke-dasharray="#{pattern}")
-
-  # Maps a value in [lo, hi] to y on a log axis of height h from top.
-  defp log_scale(lo, hi, top, h) do
-    span = :math.log10(hi) - :math.log10(lo)
-    fn v -> top + h - (:math.log10(v) - :math.log10(lo)) / span * h end
-  end
-
   defp decades(values) do
     lo = values |> Enum.min() |> :math.log10() |> Float.floor() |> trunc()
     hi = values |> Enum.max() |> :math.log10() |> Float.ceil() |> trunc()
     if hi == lo, do: {lo, lo + 1}, else: {lo, hi}
   end
-
-  @doc """
-  Ticks of a ratio axis in 1-2-5 steps (..., 0.5, 1, 2, 5, 10, ...), from
-  the largest step at or below `lo` to the smallest at or above `hi`.
-  """
-  @spec ratio_ticks(number(), number()) :: [float()]
-  def ratio_ticks(lo, hi) when lo > 0 and hi >= lo do
-    first = lo |> :math.log10() |> Float.floor() |> trunc()
-    last = hi |> :math.log10() |> Float.ceil() |> trunc()
-    steps = for d <- first..last, m <- [1, 2, 5], do: m * :math.pow(10, d)
-    below = steps |> Enum.filter(&(&1 <= lo * 1.000001)) |> List.last()
-    # At least two ticks, so that the axis has a span.
-    above = Enum.find(steps, &(&1 >= hi / 1.000001 and &1 > below))
-    Enum.filter(steps, &(&1 >= below and &1 <= above))
-  end
-
-  defp fmt_ratio(r) when r >= 1, do: "#{round(r)}x"
-  defp fmt_ratio(r), do: "#{Float.round(r / 1, 2)}x"
 
   defp fmt_decade(d) when d < 3, do: "#{round(:math.pow(10, d))} µs"
   defp fmt_decade(d) when d < 6, do: "#{round(:math.pow(10, d - 3))} ms"
@@ -465,33 +374,4 @@ defmodule BaileysEx.Auth.NIF.Bench.SVGChart do
 
   defp fmt_keys(n) when n >= 1000 and rem(n, 1000) == 0, do: "#{div(n, 1000)}k"
   defp fmt_keys(n), do: Integer.to_string(n)
-
-  defp line(x1, y1, x2, y2, color),
-    do: ~s(<line x1="#{f(x1)}" y1="#{f(y1)}" x2="#{f(x2)}" y2="#{f(y2)}" stroke="#{color}"/>\n)
-
-  defp text(x, y, content, opts \\ []) do
-    anchor = Keyword.get(opts, :anchor, "start")
-    size = Keyword.get(opts, :size)
-    weight = Keyword.get(opts, :weight)
-    fill = Keyword.get(opts, :fill)
-
-    [
-      ~s(<text x="#{f(x)}" y="#{f(y)}" text-anchor="#{anchor}"),
-      if(size, do: ~s( font-size="#{size}"), else: ""),
-      if(weight, do: ~s( font-weight="#{weight}"), else: ""),
-      if(fill, do: ~s( fill="#{fill}"), else: ""),
-      ">",
-      escape(content),
-      "</text>\n"
-    ]
-  end
-
-  defp escape(text) do
-    text
-    |> String.replace("&", "&amp;")
-    |> String.replace("<", "&lt;")
-    |> String.replace(">", "&gt;")
-  end
-
-  defp f(n), do: :erlang.float_to_binary(n / 1, decimals: 1)
 end
