@@ -11,7 +11,7 @@ export ELIXIR_ERL_OPTIONS := +fnu
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test test-rust test-elixir consumer demo bench stress lint format clean
+.PHONY: all deps baileys-js test test-rust test-elixir consumer demo bench stress lint format clean
 
 all: test
 
@@ -29,7 +29,17 @@ test: deps test-rust test-elixir consumer
 test-rust:
 	cargo test --workspace --locked
 
-test-elixir: deps
+# The Baileys JS harness tests need node; without it they are skipped (the
+# reason is printed), so a missing node is not an error here.
+baileys-js:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+	  [ -f test/baileys_js/node_modules/baileys/package.json ] || \
+	    (cd test/baileys_js && npm ci --git=/bin/false --ignore-scripts --no-audit --no-fund); \
+	else \
+	  echo "==> node/npm not found: the Baileys JS harness tests will be skipped"; \
+	fi
+
+test-elixir: deps baileys-js
 	MIX_ENV=test mix compile --warnings-as-errors
 	MIX_ENV=test mix test
 	MIX_ENV=bench mix compile --warnings-as-errors
