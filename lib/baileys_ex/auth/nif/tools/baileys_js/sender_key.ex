@@ -39,15 +39,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.SenderKey do
       |> Map.get("senderMessageKeys", [])
       |> list(path ++ ["senderMessageKeys"])
       |> Enum.with_index()
-      |> Enum.map(fn {mk, j} ->
-        mk_path = path ++ ["senderMessageKeys", "#{j}"]
-        mk = object(mk, mk_path)
-
-        %{
-          "iteration" => integer(Map.get(mk, "iteration", 0), mk_path ++ ["iteration"]),
-          "seed" => buffer(mk["seed"], mk_path ++ ["seed"])
-        }
-      end)
+      |> Enum.flat_map(fn {mk, j} -> message_key_in(mk, path ++ ["senderMessageKeys", "#{j}"]) end)
 
     %{
       "sender_key_id" => integer(state["senderKeyId"], path ++ ["senderKeyId"]),
@@ -64,7 +56,34 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.SenderKey do
     }
   end
 
-  @doc "BaileysEx's sender-key JSON (as the NIF writes it) to Baileys JS's list."
+  # Baileys 6.x stores each skipped message key through the wrong protobuf
+  # type, so its toJSON writes `{}`: no seed, nothing to import.
+  defp message_key_in(mk, path) do
+    case object(mk, path) do
+      %{"seed" => seed} = mk ->
+        [
+          %{
+            "iteration" => integer(Map.get(mk, "iteration", 0), path),
+            "seed" => buffer(seed, path)
+          }
+        ]
+
+      _empty ->
+        drop(
+          Enum.take(path, 1) ++ ["senderMessageKeys", "*"],
+          "Baileys 6.x wrote it without its seed"
+        )
+
+        []
+    end
+  end
+
+  @doc """
+  BaileysEx's sender-key JSON (as the NIF writes it) to Baileys JS's list:
+  chain seed and signing keys as base64 strings (as protobufjs's toJSON
+  writes them, and Baileys reads them), message-key seeds as Buffer
+  objects, which Baileys' SenderMessageKey needs as Buffers.
+  """
   @spec to_js(map()) :: list()
   def to_js(ex) do
     ex
@@ -77,12 +96,12 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.SenderKey do
         "senderKeyId" => state["sender_key_id"],
         "senderChainKey" => %{
           "iteration" => state["sender_chain_key"]["iteration"],
-          "seed" => buffer(state["sender_chain_key"]["seed"], path)
+          "seed" => base64(state["sender_chain_key"]["seed"], path)
         },
         "senderSigningKey" =>
           compact(%{
-            "public" => buffer(signing["public"], path),
-            "private" => opt_buffer(signing["private"], path)
+            "public" => base64(signing["public"], path),
+            "private" => signing["private"] && base64(signing["private"], path)
           }),
         "senderMessageKeys" =>
           Enum.map(state["sender_message_keys"] || [], fn mk ->
