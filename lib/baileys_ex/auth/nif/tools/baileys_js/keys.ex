@@ -85,5 +85,9 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Keys do
     }
   end
 
+  # BaileysEx writes senderTimestamp null when it has none; Baileys leaves
+  # the field out.
+  def to_js(:tctoken, %{} = ex), do: compact(ex)
+
   def to_js(_type, ex), do: ex
 end
