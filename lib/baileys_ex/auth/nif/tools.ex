@@ -11,11 +11,15 @@ defmodule BaileysEx.Auth.NIF.Tools do
   the drop-ins, whose first call completes or drops a half-done commit and
   removes orphan temporary files.
 
+  `import_baileys/3` and `export_baileys/3` convert between these
+  directories and a Baileys JS (Node.js) `useMultiFileAuthState` folder;
+  docs/BAILEYS_JS.md maps every field.
+
   The backend is detected from the directory's manifest, creds or key files
   unless `backend: :etf | :json` is given.
   """
 
-  alias BaileysEx.Auth.NIF.Tools.{Inspect, Migrate, Verify}
+  alias BaileysEx.Auth.NIF.Tools.{BaileysJS, Inspect, Migrate, Verify}
 
   @typedoc "`:etf` (NativeFilePersistence) or `:json` (FilePersistence)."
   @type backend :: :etf | :json
@@ -65,6 +69,49 @@ defmodule BaileysEx.Auth.NIF.Tools do
   def migrate(source, target, opts)
       when is_binary(source) and is_binary(target) and is_list(opts),
       do: Migrate.run(source, target, opts)
+
+  @doc """
+  Imports the Baileys JS `useMultiFileAuthState` folder `source` (creds.json
+  and `<type>-<id>.json` key files, as Baileys 6.x and 7.x write them) into
+  a BaileysEx directory `target` in the format `to:` (`:etf`, the default,
+  or `:json`), through the drop-in of that format. BaileysEx then loads it
+  as the same device: creds, pre-keys, sessions, sender keys, sender-key
+  memory, app-state sync keys and versions, and (Baileys 7) lid-mapping,
+  device-list, tctoken and identity-key.
+
+  The same safety as `migrate/3`: `source` is only read; `target` is built
+  in a hidden directory next to it, verified, then renamed into place; a
+  non-empty `target` is refused unless `force: true`.
+
+  Returns `{:ok, %{to:, creds?:, keys:, per_type:, unmapped:, inexact:,
+  absent:, baileys_7_types:, source:, target:}}`: `unmapped` lists every
+  field or file that has no place in BaileysEx as `%{file:, field:, why:}`;
+  `absent` the key types the folder has no file of. Bad input (no
+  creds.json, a file that is not JSON, a wrong shape, bad base64) is
+  `{:error, reason}` naming the file and field, and leaves nothing at
+  `target`.
+  """
+  @spec import_baileys(Path.t(), Path.t(), keyword()) :: {:ok, map()} | {:error, term()}
+  def import_baileys(source, target, opts \\ [])
+      when is_binary(source) and is_binary(target) and is_list(opts),
+      do: BaileysJS.Import.run(source, target, opts)
+
+  @doc """
+  Exports the BaileysEx directory `source` (ETF or JSON, detected; or
+  `backend:`) to a folder Baileys JS's `useMultiFileAuthState` loads:
+  camelCase creds.json with BufferJSON, key files as Baileys writes them
+  (sessions in libsignal's serialised record form). Every written file is
+  read back and imported again; values that do not come back equal are
+  listed in `inexact`. Same safety and options as `import_baileys/3`
+  (`force:`); a damaged `source` is refused.
+
+  Returns `{:ok, %{from:, creds?:, keys:, per_type:, unmapped:, inexact:,
+  source:, target:}}` or `{:error, reason}`.
+  """
+  @spec export_baileys(Path.t(), Path.t(), keyword()) :: {:ok, map()} | {:error, term()}
+  def export_baileys(source, target, opts \\ [])
+      when is_binary(source) and is_binary(target) and is_list(opts),
+      do: BaileysJS.Export.run(source, target, opts)
 
   @doc """
   Counts and bytes of key files per type, the oldest and newest files, and

@@ -85,6 +85,28 @@ defmodule BaileysEx.Auth.NIF.Tools.Layout do
   end
 
   @doc """
+  Each key file of a directory listing with the ids it holds: the ids the
+  manifest index names it for, else the id a directory scan reads from its
+  name. Sorted by file name.
+  """
+  @spec key_files([String.t()], %{String.t() => [String.t()]}, backend()) ::
+          [{String.t(), atom(), [String.t()]}]
+  def key_files(names, index, backend) do
+    by_file =
+      for {type_name, ids} <- index,
+          type = Enum.find(@types, &(Atom.to_string(&1) == type_name)),
+          type != nil,
+          id <- ids,
+          reduce: %{} do
+        acc -> Map.update(acc, key_file(backend, type, id), [id], &(&1 ++ [id]))
+      end
+
+    for name <- Enum.sort(names), {:key, type, scanned} <- [classify(name, backend)] do
+      {name, type, Map.get(by_file, name, [scanned])}
+    end
+  end
+
+  @doc """
   What a directory entry is: the manifest, the creds, a commit record, a
   temporary file (ours `.tmp-<pid>-<n>`, the original's `.tmp-<n>`), a key
   file with its type and the id a directory scan reads back, or unknown.

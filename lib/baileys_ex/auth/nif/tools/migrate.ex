@@ -80,7 +80,7 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
          :ok <- fs(:mkdir_staging, staging, fn -> File.mkdir(staging) end),
          {:ok, names} <- fs(:list_source, source, fn -> File.ls(source) end),
          {:ok, index} <- source_index(source, names, from) do
-      copy(source, from, staging, to, names, source_keys(names, index, from), opts)
+      copy(source, from, staging, to, names, Layout.key_files(names, index, from), opts)
     end
   end
 
@@ -116,23 +116,6 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
            do: Layout.decode_manifest(from, bytes)
     else
       {:ok, %{}}
-    end
-  end
-
-  # Each key file with the ids it holds: the manifest's exact ids that name
-  # it, else the id a directory scan reads from its name.
-  defp source_keys(names, index, from) do
-    by_file =
-      for {type_name, ids} <- index,
-          type = Enum.find(Layout.types(), &(Atom.to_string(&1) == type_name)),
-          type != nil,
-          id <- ids,
-          reduce: %{} do
-        acc -> Map.update(acc, Layout.key_file(from, type, id), [id], &(&1 ++ [id]))
-      end
-
-    for name <- Enum.sort(names), {:key, type, scanned} <- [Layout.classify(name, from)] do
-      {name, type, Map.get(by_file, name, [scanned])}
     end
   end
 

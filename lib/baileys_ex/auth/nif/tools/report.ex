@@ -53,6 +53,53 @@ defmodule BaileysEx.Auth.NIF.Tools.Report do
     Enum.join([header | per_type] ++ inexact, "\n")
   end
 
+  @spec baileys_js(:import | :export, map()) :: String.t()
+  def baileys_js(direction, result) do
+    header =
+      case direction do
+        :import ->
+          "imported Baileys JS folder #{result.source} to #{result.target} (#{result.to})"
+
+        :export ->
+          "exported #{result.source} (#{result.from}) to Baileys JS folder #{result.target}"
+      end
+
+    per_type = for {type, count} <- Enum.sort(result.per_type), do: "  #{type}: #{count} key(s)"
+
+    absent =
+      case Map.get(result, :absent, []) do
+        [] -> []
+        types -> ["  no file of: #{Enum.join(types, ", ")}"]
+      end
+
+    unmapped =
+      case result.unmapped do
+        [] ->
+          ["every field found a place"]
+
+        list ->
+          ["#{length(list)} field(s) or file(s) not mapped:"] ++
+            for %{file: file, field: field, why: why} <- list do
+              "  #{file}#{if field, do: " " <> field, else: ""}: #{why}"
+            end
+      end
+
+    inexact =
+      case result.inexact do
+        [] ->
+          ["every value read back equal"]
+
+        list ->
+          ["#{length(list)} value(s) read back different:"] ++
+            Enum.map(list, &"  #{describe(elem(&1, 0))}")
+      end
+
+    Enum.join(
+      [header <> ": creds and #{result.keys} keys" | per_type] ++ absent ++ unmapped ++ inexact,
+      "\n"
+    )
+  end
+
   defp describe(:creds), do: "creds"
   defp describe({type, id}), do: "#{type} #{inspect(id)}"
 
