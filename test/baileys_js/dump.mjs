@@ -50,11 +50,12 @@ import { Baileys, WASignalGroup, libsignal, quietConsole, fail, usage } from './
 const { useMultiFileAuthState, proto } = Baileys
 
 // Longest first, so "sender-key-memory-x" is not read as sender-key "memory-x".
-// lid-mapping, device-list and tctoken are Baileys 7 key types (absent from
-// 6.x); they are recognised so a folder from either version can be dumped.
+// lid-mapping, device-list, tctoken and identity-key are Baileys 7 key types
+// (absent from 6.x); they are recognised so a folder from either version can
+// be dumped.
 const KEY_TYPES = [
   'app-state-sync-version', 'app-state-sync-key', 'sender-key-memory', 'sender-key',
-  'lid-mapping', 'device-list', 'session', 'pre-key', 'tctoken'
+  'identity-key', 'lid-mapping', 'device-list', 'session', 'pre-key', 'tctoken'
 ]
 
 const isBytes = (v) => Buffer.isBuffer(v) || v instanceof Uint8Array

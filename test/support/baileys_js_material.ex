@@ -38,13 +38,24 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSMaterial do
         values =
           Map.new(ids, fn id ->
             {:ok, value} = module.load_keys(dir, type, id)
-            {id, key(type, value)}
+            {js_id(type, id), key(type, value)}
           end)
 
         {Atom.to_string(type), values}
       end
 
     %{"creds" => creds(state), "keys" => keys}
+  end
+
+  # The id Baileys JS recovers from the file name: both sides write `/` as
+  # `__` and `:` as `-`, so a `:` in an id comes back as `-` (BaileysEx's
+  # own listing can then name one file twice; both names are that file).
+  defp js_id(type, id) do
+    stem = id |> String.replace("/", "__") |> String.replace(":", "-")
+
+    if type == :"sender-key",
+      do: String.replace(stem, "--", "::"),
+      else: String.replace(stem, "__", "/")
   end
 
   @doc "The parts of a `dump.mjs` document that BaileysEx models (see `js_only/0`)."
@@ -78,6 +89,31 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSMaterial do
   defp comparable_key("app-state-sync-key", value), do: Map.take(value, ["keyData"])
   defp comparable_key(_type, value), do: value
 
+  @doc """
+  The paths where two canonical documents differ, with both values: `[]`
+  when they are equal. Makes a failing comparison readable.
+  """
+  @spec differences(term(), term()) :: [{[String.t()], term(), term()}]
+  def differences(a, b), do: differences(a, b, [])
+
+  defp differences(same, same, _path), do: []
+
+  defp differences(%{} = a, %{} = b, path) do
+    (Map.keys(a) ++ Map.keys(b))
+    |> Enum.uniq()
+    |> Enum.sort()
+    |> Enum.flat_map(&differences(Map.get(a, &1, :absent), Map.get(b, &1, :absent), path ++ [&1]))
+  end
+
+  defp differences(a, b, path) when is_list(a) and is_list(b) and length(a) == length(b) do
+    [a, b]
+    |> Enum.zip()
+    |> Enum.with_index()
+    |> Enum.flat_map(fn {{x, y}, i} -> differences(x, y, path ++ [Integer.to_string(i)]) end)
+  end
+
+  defp differences(a, b, path), do: [{path, a, b}]
+
   # --- creds -------------------------------------------------------------
 
   defp creds(state) do
@@ -105,7 +141,8 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSMaterial do
       "pairingCode" => s.pairing_code,
       "lastPropHash" => s.last_prop_hash,
       "routingInfo" => hex(s.routing_info),
-      "myAppStateKeyId" => s.my_app_state_key_id
+      "myAppStateKeyId" => s.my_app_state_key_id,
+      "additionalData" => json_safe(s.additional_data)
     }
     |> drop_nil()
   end
@@ -183,6 +220,16 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSMaterial do
     }
   end
 
+  defp key(:tctoken, %{} = token) do
+    drop_nil(%{
+      "token" => hex(token[:token]),
+      "timestamp" => token[:timestamp],
+      "senderTimestamp" => token[:sender_timestamp]
+    })
+  end
+
+  defp key(:"identity-key", key) when is_binary(key), do: hex(key)
+  defp key(:"identity-key", %{} = keys), do: Map.new(keys, fn {k, v} -> {k, hex(v)} end)
   defp key(_type, value), do: value
 
   defp session({base_key, s}) do
@@ -212,10 +259,17 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSMaterial do
      }}
   end
 
+  # BaileysEx keys chains by the ratchet key's base64 text and counts the
+  # message key it derives next; libsignal by the key's bytes and counts the
+  # last one it derived (-1 for a fresh chain).
+  # (A record built by hand may key it by the raw bytes instead.)
   defp chain({ratchet_key, chain}) do
-    {hex(ratchet_key),
+    {hex(Base.decode64(ratchet_key) |> elem_or(ratchet_key)),
      %{
-       "chainKey" => %{"counter" => chain.chain_key.counter, "key" => hex(chain.chain_key.key)},
+       "chainKey" => %{
+         "counter" => chain.chain_key.counter - 1,
+         "key" => hex(chain.chain_key.key)
+       },
        "chainType" => Map.fetch!(@session_enum, chain.chain_type),
        "messageKeys" =>
          Map.new(chain.message_keys, fn {n, k} -> {Integer.to_string(n), hex(k)} end)
@@ -253,6 +307,16 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSMaterial do
 
   # --- helpers -----------------------------------------------------------
 
+  # BaileysEx's JSON-safe values as Baileys JS reads them back: a binary
+  # that is printable text is a string, any other one bytes.
+  defp json_safe(%{} = map), do: Map.new(map, fn {k, v} -> {to_string(k), json_safe(v)} end)
+  defp json_safe(list) when is_list(list), do: Enum.map(list, &json_safe/1)
+
+  defp json_safe(bin) when is_binary(bin),
+    do: if(String.printable?(bin), do: bin, else: hex(bin))
+
+  defp json_safe(other), do: other
+
   defp hex(nil), do: nil
   defp hex(bin) when is_binary(bin), do: Base.encode16(bin, case: :lower)
 
@@ -260,6 +324,9 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSMaterial do
     [first | rest] = key |> to_string() |> String.split("_")
     Enum.join([first | Enum.map(rest, &String.capitalize/1)])
   end
+
+  defp elem_or({:ok, value}, _default), do: value
+  defp elem_or(:error, default), do: default
 
   defp drop_nil(map), do: for({k, v} <- map, v != nil, into: %{}, do: {k, v})
 end

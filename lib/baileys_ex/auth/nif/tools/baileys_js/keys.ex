@@ -85,9 +85,18 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Keys do
     }
   end
 
-  # BaileysEx writes senderTimestamp null when it has none; Baileys leaves
-  # the field out.
-  def to_js(:tctoken, %{} = ex), do: compact(ex)
+  # Baileys holds the token as a Buffer, while BaileysEx's JSON writes a
+  # printable binary as text; senderTimestamp is null in BaileysEx when it
+  # has none, and Baileys leaves the field out.
+  def to_js(:tctoken, %{} = ex) do
+    case ex do
+      %{"token" => token} when is_binary(token) ->
+        compact(Map.put(ex, "token", %{"type" => "Buffer", "data" => Base.encode64(token)}))
+
+      _other ->
+        compact(ex)
+    end
+  end
 
   def to_js(_type, ex), do: ex
 end

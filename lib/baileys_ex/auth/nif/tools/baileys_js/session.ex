@@ -179,7 +179,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Session do
 
   defp chains_out(chains, path) do
     for {key, chain} <- chains, into: %{} do
-      js_key = BaileysEx.Auth.NIF.Tools.BaileysJS.BufferJSON.bytes(key, path)
+      js_key = chain_key_text(BaileysEx.Auth.NIF.Tools.BaileysJS.BufferJSON.bytes(key, path))
       counter = chain["chain_key"]["counter"]
 
       {js_key,
@@ -193,6 +193,16 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Session do
          "messageKeys" =>
            Map.new(chain["message_keys"] || %{}, fn {i, mk} -> {i, base64(mk, path)} end)
        }}
+    end
+  end
+
+  # BaileysEx's own code keys a chain by the ratchet key's base64 text; a
+  # record built by hand may key it by the raw 33 bytes, which are never
+  # valid padded base64, so the two cannot be confused.
+  defp chain_key_text(key) do
+    case Base.decode64(key) do
+      {:ok, _bytes} -> key
+      :error -> Base.encode64(key)
     end
   end
 

@@ -1,0 +1,127 @@
+defmodule BaileysEx.Auth.NIF.BaileysJSBridgeTest do
+  # The bridge against the real Baileys JS package (test/baileys_js): a
+  # folder Baileys itself wrote is imported into each BaileysEx format and
+  # exported back, and Baileys JS and its libsignal judge the result.
+  use ExUnit.Case, async: false
+
+  alias BaileysEx.Auth.NIF.Test.{Backends, BaileysJS, BaileysJSMaterial, Fixtures}
+  alias BaileysEx.Auth.NIF.Tools
+
+  @moduletag :baileys_js
+  @moduletag timeout: 900_000
+
+  @skip_reason BaileysJS.skip_reason()
+  if @skip_reason do
+    IO.puts("\nBaileys JS bridge tests skipped: #{@skip_reason}")
+    @moduletag skip: @skip_reason
+  end
+
+  setup_all do
+    if @skip_reason do
+      :ok
+    else
+      BaileysJS.install!()
+
+      out =
+        Path.join(System.tmp_dir!(), "baileys_js_bridge_#{System.unique_integer([:positive])}")
+
+      on_exit(fn -> File.rm_rf!(out) end)
+      %{"ok" => true} = BaileysJS.generate!(out)
+      auth = Path.join(out, "auth")
+
+      %{
+        out: out,
+        auth: auth,
+        peers: Path.join(out, "peers.json"),
+        dump: BaileysJS.dump!(auth),
+        files: snapshot(auth)
+      }
+    end
+  end
+
+  for backend <- Backends.all() do
+    @backend backend
+
+    describe "#{backend.title}" do
+      setup %{out: out} do
+        dir = Path.join(out, "#{@backend.name}-#{System.unique_integer([:positive])}")
+        File.mkdir_p!(dir)
+        %{dir: dir}
+      end
+
+      test "import: BaileysEx loads every key's material as Baileys JS reads it", ctx do
+        dst = Path.join(ctx.dir, "imported")
+        assert {:ok, report} = Tools.import_baileys(ctx.auth, dst, to: @backend.name)
+
+        key_files = map_size(ctx.files) - 1
+        assert report.keys == key_files
+
+        assert [] ==
+                 BaileysJSMaterial.differences(
+                   BaileysJSMaterial.of_dir(dst, @backend.module),
+                   BaileysJSMaterial.comparable(ctx.dump)
+                 )
+
+        # Only what BaileysEx has no place for is reported, and the source is untouched.
+        assert Enum.all?(report.unmapped, &js_only?/1), inspect(report.unmapped, pretty: true)
+        assert snapshot(ctx.auth) == ctx.files
+      end
+
+      test "JS -> BaileysEx -> JS: Baileys reads back what it wrote, and the device still talks",
+           ctx do
+        imported = Path.join(ctx.dir, "imported")
+        back = Path.join(ctx.dir, "back")
+        assert {:ok, _} = Tools.import_baileys(ctx.auth, imported, to: @backend.name)
+        assert {:ok, report} = Tools.export_baileys(imported, back)
+        assert report.inexact == []
+
+        dump = BaileysJS.dump!(back)
+
+        assert [] ==
+                 BaileysJSMaterial.differences(
+                   BaileysJSMaterial.comparable(dump),
+                   BaileysJSMaterial.comparable(ctx.dump)
+                 )
+
+        # Every file name comes back the same.
+        assert Map.keys(snapshot(back)) == Map.keys(ctx.files)
+
+        # libsignal deserialises the exported sessions and sender keys: each
+        # peer's new message decrypts, and the device's replies reach them.
+        assert %{"ok" => true} = BaileysJS.peer_decrypt!(back, ctx.peers)
+      end
+
+      test "export: Baileys JS reads the material of a directory BaileysEx wrote", ctx do
+        src = Path.join(ctx.dir, "fixture")
+        File.cp_r!(Fixtures.dir(@backend.name), src)
+        js = Path.join(ctx.dir, "js")
+        # The fixture's values are made up, so its sessions' local identity
+        # is not the one in its creds, which is all libsignal can give back:
+        # `inexact` says so, and the material Baileys reads is still all there.
+        assert {:ok, _report} = Tools.export_baileys(src, js)
+
+        ours = BaileysJSMaterial.of_dir(src, @backend.module)
+
+        assert [] ==
+                 BaileysJSMaterial.differences(
+                   BaileysJSMaterial.comparable(BaileysJS.dump!(js)),
+                   ours
+                 )
+      end
+    end
+  end
+
+  # What only Baileys JS keeps (see BaileysJSMaterial.js_only/0).
+  defp js_only?(%{field: field}) do
+    Enum.any?(
+      ["indexInfo.used", "indexInfo.created", "senderMessageKeys.*"],
+      &String.ends_with?(field, &1)
+    ) or field in ["fingerprint", "timestamp"]
+  end
+
+  defp snapshot(dir) do
+    dir
+    |> File.ls!()
+    |> Map.new(&{&1, File.read!(Path.join(dir, &1))})
+  end
+end
