@@ -60,22 +60,26 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSMaterial do
 
   @doc "The parts of a `dump.mjs` document that BaileysEx models (see `js_only/0`)."
   @spec comparable(map()) :: map()
-  def comparable(%{"creds" => creds, "keys" => keys}) do
+  def comparable(dump), do: dump |> usable() |> map_keys(&comparable_key/2)
+
+  @doc """
+  A `dump.mjs` document without the sender message keys Baileys 6.x itself
+  stored without their fields (no one can use them): what a lossless round
+  trip gives back.
+  """
+  @spec usable(map()) :: map()
+  def usable(dump), do: map_keys(dump, &usable_key/2)
+
+  defp map_keys(%{"creds" => creds, "keys" => keys}, fun) do
     keys =
       Map.new(keys, fn {type, values} ->
-        {type, Map.new(values, fn {id, value} -> {id, comparable_key(type, value)} end)}
+        {type, Map.new(values, fn {id, value} -> {id, fun.(type, value)} end)}
       end)
 
     %{"creds" => creds, "keys" => keys}
   end
 
-  defp comparable_key("session", sessions) do
-    Map.new(sessions, fn {base_key, session} ->
-      {base_key, update_in(session["indexInfo"], &Map.drop(&1, ["used", "created"]))}
-    end)
-  end
-
-  defp comparable_key("sender-key", %{"states" => states}) do
+  defp usable_key("sender-key", %{"states" => states}) do
     %{
       "states" =>
         Enum.map(states, fn state ->
@@ -84,6 +88,14 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSMaterial do
           end)
         end)
     }
+  end
+
+  defp usable_key(_type, value), do: value
+
+  defp comparable_key("session", sessions) do
+    Map.new(sessions, fn {base_key, session} ->
+      {base_key, update_in(session["indexInfo"], &Map.drop(&1, ["used", "created"]))}
+    end)
   end
 
   defp comparable_key("app-state-sync-key", value), do: Map.take(value, ["keyData"])

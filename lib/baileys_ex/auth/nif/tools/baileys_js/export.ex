@@ -7,7 +7,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
   # it. Every written file is then read back and imported again: what does
   # not come back equal is listed in the report as inexact.
 
-  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{Convert, Creds, Folder, JSON, Keys, Staging}
+  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{Convert, Creds, Extras, Folder, JSON, Keys, Staging}
   alias BaileysEx.Auth.NIF.Tools.{Layout, Verify}
   alias BaileysEx.Auth.NIF
 
@@ -144,6 +144,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
     name = Folder.file(type, id)
 
     with {:ok, js, dropped} <- to_js(name, {:key, type}, value, &Keys.to_js(type, &1)),
+         js = Extras.put_js(type, value, js),
          :ok <- Staging.write(Path.join(staging, name), JSON.encode(js)),
          do: {:ok, name, dropped}
   end
@@ -166,16 +167,21 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
   defp read_back(staging, state, written, local_identity) do
     ctx = %{local_identity: local_identity}
 
-    with {:ok, creds} <- import_file(staging, "creds.json", :credentials, &Creds.to_ex/1) do
+    with {:ok, creds, _js} <- import_file(staging, "creds.json", :credentials, &Creds.to_ex/1) do
       first = if creds == state, do: [], else: [{:creds, state, creds}]
 
       written
       |> Enum.reverse()
       |> Enum.reduce_while({:ok, first}, fn {name, type, id, value}, {:ok, acc} ->
         case import_file(staging, name, {:key, type}, &Keys.to_ex(type, &1, ctx)) do
-          {:ok, ^value} -> {:cont, {:ok, acc}}
-          {:ok, back} -> {:cont, {:ok, acc ++ [{{type, id}, value, back}]}}
-          error -> {:halt, error}
+          {:ok, back, js} ->
+            case Extras.put_ex(type, js, back) do
+              ^value -> {:cont, {:ok, acc}}
+              back -> {:cont, {:ok, acc ++ [{{type, id}, value, back}]}}
+            end
+
+          error ->
+            {:halt, error}
         end
       end)
     end
@@ -185,7 +191,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
     with {:ok, js} <- Folder.read(Path.join(dir, name)),
          {:ok, ex, _dropped} <- Convert.run(fn -> fun.(js) end) |> named(name),
          {:ok, term} <- decode(name, :json, slot, IO.iodata_to_binary(JSON.encode(ex))),
-         do: {:ok, term}
+         do: {:ok, term, js}
   end
 
   defp named({:error, {field, reason}}, name),

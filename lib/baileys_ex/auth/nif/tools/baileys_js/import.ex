@@ -7,7 +7,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Import do
   # included, atoms only from its fixed lists). They are then saved through
   # the target drop-in into a staging folder and loaded back.
 
-  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{Convert, Creds, Folder, JSON, Keys, Staging}
+  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{Convert, Creds, Extras, Folder, JSON, Keys, Staging}
   alias BaileysEx.Auth.NIF.Tools.{Layout, Verify}
 
   # Types Baileys JS 6.x never writes (7.x does).
@@ -54,7 +54,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Import do
          :ok <- save(:creds, fn -> module.save_credentials(staging, state) end),
          {:ok, back} <- module.load_credentials(staging),
          {:ok, local_identity} <- local_identity(state),
-         ctx = %{local_identity: local_identity},
+         ctx = %{local_identity: local_identity, keep_extras?: to == :etf},
          {:ok, acc} <- keys(source, names, staging, module, ctx),
          :ok <- check(staging, to) do
       acc = %{
@@ -114,11 +114,18 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Import do
     with {:ok, js} <- Folder.read(path),
          {:ok, value, dropped} <-
            convert(name, {:key, type}, fn -> Keys.to_ex(type, js, ctx) end),
+         {value, dropped} = extras(type, js, value, dropped, ctx),
          :ok <- save({type, id}, fn -> module.save_keys(staging, type, id, value) end),
          {:ok, back} <- module.load_keys(staging, type, id) do
       {:ok, dropped, inexact({type, id}, value, back)}
     end
   end
+
+  # ETF keeps what only Baileys JS has (see Extras); JSON has no place for it.
+  defp extras(type, js, value, dropped, %{keep_extras?: true}),
+    do: {Extras.put_ex(type, js, value), Enum.reject(dropped, &Extras.kept?(type, &1.field))}
+
+  defp extras(_type, _js, value, dropped, _ctx), do: {value, dropped}
 
   # JS value -> BaileysEx JSON -> term, with the dropped fields of the file.
   defp convert(file, slot, fun) do
