@@ -690,41 +690,9 @@ fn commits_queued_behind_a_flush_share_the_next_one() {
 /// commit's own file fsync, then one directory fsync for all of them.
 #[test]
 fn lone_replaces_queued_together_share_one_directory_fsync() {
-    const WAITING: usize = 7;
     for spec in SPECS {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let setup: Vec<Op> = (0..=WAITING)
-            .map(|t| Op::Save("session", format!("{t}").into_bytes(), b"old".to_vec()))
-            .collect();
-        prepare(spec, &dir, &setup);
-        let fs = Arc::new(HoldFirstSync::new(true));
-        fs.inner.fail_nth(u64::MAX, &[], 0);
-        let commit = |t: usize| {
-            let (fs, dir) = (Arc::clone(&fs), dir.clone());
-            std::thread::spawn(move || {
-                let ops = [Op::Save(
-                    "session",
-                    format!("{t}").into_bytes(),
-                    vec![t as u8; 40],
-                )];
-                store(spec, &*fs).commit(&dir, &mutations(&ops)).unwrap();
-            })
-        };
-        let first = commit(0);
-        wait_until("the first commit reaches its directory fsync", || {
-            fs.entered.load(Ordering::SeqCst)
-        });
-        let others: Vec<_> = (1..=WAITING).map(commit).collect();
-        let group = directory::open(&RealFs, spec, &dir).unwrap();
-        wait_until("the other commits queue", || {
-            group.atomic_commits().queued() == WAITING
-        });
-        fs.release();
-        first.join().unwrap();
-        for t in others {
-            t.join().unwrap();
-        }
+        let (tmp, fs, results) = lone_replaces_in_a_group(spec, None);
+        assert!(results.iter().all(Result::is_ok), "{:?}", spec.kind);
         let log = fs.inner.log();
         let count = |op: FsOp| flushes(&log).iter().filter(|f| **f == op).count();
         assert_eq!(
@@ -734,18 +702,109 @@ fn lone_replaces_queued_together_share_one_directory_fsync() {
             spec.kind,
             flushes(&log)
         );
-        assert_eq!(count(FsOp::Fsync), WAITING + 1, "{:?}", spec.kind);
+        assert_eq!(count(FsOp::Fsync), GROUPED + 1, "{:?}", spec.kind);
         assert_eq!(count(FsOp::DirFsync), 2, "{:?}: two groups", spec.kind);
         let s = store(spec, &RealFs);
-        for t in 0..=WAITING {
+        for t in 0..=GROUPED {
             let id = format!("{t}").into_bytes();
             assert_eq!(
-                s.load_key(&dir, "session", &id).unwrap(),
+                s.load_key(tmp.path(), "session", &id).unwrap(),
                 Some(vec![t as u8; 40])
             );
         }
-        assert_eq!(s.list_keys(&dir).unwrap()["session"].len(), WAITING + 1);
+        assert_eq!(
+            s.list_keys(tmp.path()).unwrap()["session"].len(),
+            GROUPED + 1
+        );
     }
+}
+
+/// A rename of the group that fails leaves its own commit undone; the
+/// others' files are new, every commit of the group hears of the error, and
+/// nothing is left half-written.
+#[test]
+fn a_failed_rename_in_a_group_of_lone_replaces_leaves_each_file_old_or_new() {
+    for spec in SPECS {
+        // Rename 1 is the first commit's; 2 is the group's first.
+        let (tmp, _fs, results) = lone_replaces_in_a_group(spec, Some(2));
+        assert!(results[0].is_ok(), "{:?}", spec.kind);
+        assert!(
+            results[1..].iter().all(Result::is_err),
+            "{:?}: {results:?}",
+            spec.kind
+        );
+        let s = store(spec, &RealFs);
+        let mut old = 0;
+        for t in 0..=GROUPED {
+            let id = format!("{t}").into_bytes();
+            match s.load_key(tmp.path(), "session", &id).unwrap() {
+                Some(v) if v == vec![t as u8; 40] => {}
+                Some(v) if v == b"old" => old += 1,
+                other => panic!("{:?}: session {t} is {other:?}", spec.kind),
+            }
+        }
+        assert_eq!(
+            old, 1,
+            "{:?}: only the failed rename's commit is undone",
+            spec.kind
+        );
+        assert!(!has_record(spec, &snapshot(tmp.path())), "{:?}", spec.kind);
+    }
+}
+
+const GROUPED: usize = 7;
+
+/// Re-saves sessions 0..=GROUPED, one commit each: the first holds its
+/// directory fsync until the others have queued behind it, so they form
+/// one group. `fail_rename` makes that rename (counted from the start)
+/// fail with EIO. Returns the commits' outcomes in order.
+fn lone_replaces_in_a_group(
+    spec: &'static BackendSpec,
+    fail_rename: Option<u64>,
+) -> (
+    tempfile::TempDir,
+    Arc<HoldFirstSync>,
+    Vec<Result<(), String>>,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let setup: Vec<Op> = (0..=GROUPED)
+        .map(|t| Op::Save("session", format!("{t}").into_bytes(), b"old".to_vec()))
+        .collect();
+    prepare(spec, &dir, &setup);
+    let fs = Arc::new(HoldFirstSync::new(true));
+    match fail_rename {
+        Some(nth) => fs.inner.fail_nth(nth, &[FsOp::Rename], libc::EIO),
+        None => fs.inner.fail_nth(u64::MAX, &[], 0),
+    }
+    let commit = |t: usize| {
+        let (fs, dir) = (Arc::clone(&fs), dir.clone());
+        std::thread::spawn(move || {
+            let ops = [Op::Save(
+                "session",
+                format!("{t}").into_bytes(),
+                vec![t as u8; 40],
+            )];
+            store(spec, &*fs)
+                .commit(&dir, &mutations(&ops))
+                .map_err(|err| err.to_string())
+        })
+    };
+    let first = commit(0);
+    wait_until("the first commit reaches its directory fsync", || {
+        fs.entered.load(Ordering::SeqCst)
+    });
+    let others: Vec<_> = (1..=GROUPED).map(commit).collect();
+    let group = directory::open(&RealFs, spec, &dir).unwrap();
+    wait_until("the other commits queue", || {
+        group.atomic_commits().queued() == GROUPED
+    });
+    fs.release();
+    let results = std::iter::once(first)
+        .chain(others)
+        .map(|t| t.join().unwrap())
+        .collect();
+    (tmp, fs, results)
 }
 
 #[test]
