@@ -1,24 +1,16 @@
 defmodule BaileysEx.Auth.NIF.Bench.ResultsJSON do
   @moduledoc """
-  Writes the results as JSON. Uses Elixir's `JSON` module when it exists
-  (Elixir 1.18+), else a small encoder of its own for the few kinds of terms
-  the results hold: maps, lists, strings, atoms, integers, floats, `nil` and
-  booleans. Map keys are written as strings, sorted.
+  Writes the results as JSON, through the project's own plain-tree writer
+  (the same bytes on every Elixir version), after turning the few kinds of
+  terms the results hold into JSON's: map keys and atoms (but `nil` and
+  booleans) become strings, tuples lists. Map keys come out sorted.
   """
 
-  @compile {:no_warn_undefined, JSON}
+  alias BaileysEx.Auth.NIF.Tools.JSON
 
   @doc "Encodes `term` as JSON text."
   @spec encode(term()) :: String.t()
-  def encode(term) do
-    term = plain(term)
-
-    if Code.ensure_loaded?(JSON) and function_exported?(JSON, :encode!, 1) do
-      JSON.encode!(term)
-    else
-      term |> value() |> IO.iodata_to_binary()
-    end
-  end
+  def encode(term), do: term |> plain() |> JSON.encode() |> IO.iodata_to_binary()
 
   @doc "Encodes `term` and writes it to `path` (with a trailing newline)."
   @spec write!(Path.t(), term()) :: :ok
@@ -53,38 +45,4 @@ defmodule BaileysEx.Auth.NIF.Bench.ResultsJSON do
   defp key(k) when is_binary(k), do: k
   defp key(k) when is_atom(k), do: Atom.to_string(k)
   defp key(k), do: to_string(k)
-
-  defp value(nil), do: "null"
-  defp value(true), do: "true"
-  defp value(false), do: "false"
-  defp value(n) when is_integer(n), do: Integer.to_string(n)
-  defp value(f) when is_float(f), do: Float.to_string(f)
-  defp value(s) when is_binary(s), do: [?", escape(s), ?"]
-
-  defp value(list) when is_list(list),
-    do: [?[, list |> Enum.map(&value/1) |> Enum.intersperse(?,), ?]]
-
-  defp value(%{} = map) do
-    members =
-      map
-      |> Enum.sort_by(fn {k, _} -> k end)
-      |> Enum.map(fn {k, v} -> [value(k), ?:, value(v)] end)
-      |> Enum.intersperse(?,)
-
-    [?{, members, ?}]
-  end
-
-  defp escape(s) do
-    for <<c::utf8 <- s>>, into: "" do
-      case c do
-        ?" -> "\\\""
-        ?\\ -> "\\\\"
-        ?\n -> "\\n"
-        ?\r -> "\\r"
-        ?\t -> "\\t"
-        c when c < 0x20 -> "\\u" <> String.pad_leading(Integer.to_string(c, 16), 4, "0")
-        c -> <<c::utf8>>
-      end
-    end
-  end
 end

@@ -82,9 +82,12 @@ defmodule BaileysEx.Auth.NIF.Bench.SignalStoreChart do
     do: text(x0 + panel_w / 2, @top + @h / 2, "#{title(backend)}: no data", anchor: "middle")
 
   defp panel(backend, rows, x0, panel_w, ticks, sy) do
+    mid = x0 + panel_w / 2
+    heading = [anchor: "middle", size: 14, weight: "bold"]
+
     [
-      text(x0 + panel_w / 2, @top - 30, title(backend), anchor: "middle", size: 14, weight: "bold"),
-      text(x0 + panel_w / 2, @top - 12, repetitions(rows), anchor: "middle", fill: "#444444"),
+      text(mid, @top - 30, title(backend), heading),
+      text(mid, @top - 12, repetitions(rows), anchor: "middle", fill: "#444444"),
       rows
       |> Enum.with_index()
       |> Enum.map(fn {row, i} -> untrusted_slot(row, x0 + i * @slot_w) end),

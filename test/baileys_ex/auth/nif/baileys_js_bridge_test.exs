@@ -2,42 +2,10 @@ defmodule BaileysEx.Auth.NIF.BaileysJSBridgeTest do
   # The bridge against the real Baileys JS package (test/baileys_js): a
   # folder Baileys itself wrote is imported into each BaileysEx format and
   # exported back, and Baileys JS and its libsignal judge the result.
-  use ExUnit.Case, async: false
+  use BaileysEx.Auth.NIF.Test.BaileysJSCase, async: false
 
-  alias BaileysEx.Auth.NIF.Test.{Backends, BaileysJS, BaileysJSMaterial, Fixtures}
+  alias BaileysEx.Auth.NIF.Test.{Backends, BaileysJS, BaileysJSCase, BaileysJSMaterial, Fixtures}
   alias BaileysEx.Auth.NIF.Tools
-
-  @moduletag :baileys_js
-  @moduletag timeout: 900_000
-
-  @skip_reason BaileysJS.skip_reason()
-  if @skip_reason do
-    IO.puts("\nBaileys JS bridge tests skipped: #{@skip_reason}")
-    @moduletag skip: @skip_reason
-  end
-
-  setup_all do
-    if @skip_reason do
-      :ok
-    else
-      BaileysJS.install!()
-
-      out =
-        Path.join(System.tmp_dir!(), "baileys_js_bridge_#{System.unique_integer([:positive])}")
-
-      on_exit(fn -> File.rm_rf!(out) end)
-      %{"ok" => true} = BaileysJS.generate!(out)
-      auth = Path.join(out, "auth")
-
-      %{
-        out: out,
-        auth: auth,
-        peers: Path.join(out, "peers.json"),
-        dump: BaileysJS.dump!(auth),
-        files: snapshot(auth)
-      }
-    end
-  end
 
   for backend <- Backends.all() do
     @backend backend
@@ -69,7 +37,7 @@ defmodule BaileysEx.Auth.NIF.BaileysJSBridgeTest do
         assert Enum.all?(report.unmapped, &unmapped_ok?(&1, @backend.name)),
                inspect(report.unmapped, pretty: true)
 
-        assert snapshot(ctx.auth) == ctx.files
+        assert BaileysJSCase.files(ctx.auth) == ctx.files
       end
 
       test "JS -> BaileysEx -> JS: Baileys reads back what it wrote, and the device still talks",
@@ -91,7 +59,7 @@ defmodule BaileysEx.Auth.NIF.BaileysJSBridgeTest do
         assert [] == BaileysJSMaterial.differences(project.(dump), project.(ctx.dump))
 
         # Every file name comes back the same.
-        assert Map.keys(snapshot(back)) == Map.keys(ctx.files)
+        assert Map.keys(BaileysJSCase.files(back)) == Map.keys(ctx.files)
 
         # libsignal deserialises the exported sessions and sender keys: each
         # peer's new message decrypts, and the device's replies reach them.
@@ -125,11 +93,5 @@ defmodule BaileysEx.Auth.NIF.BaileysJSBridgeTest do
       (backend == :json and
          (String.ends_with?(field, ["indexInfo.used", "indexInfo.created"]) or
             field in ["fingerprint", "timestamp"]))
-  end
-
-  defp snapshot(dir) do
-    dir
-    |> File.ls!()
-    |> Map.new(&{&1, File.read!(Path.join(dir, &1))})
   end
 end

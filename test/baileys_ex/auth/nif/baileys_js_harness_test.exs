@@ -1,44 +1,12 @@
 defmodule BaileysEx.Auth.NIF.BaileysJSHarnessTest do
   # The Node harness against the real Baileys JS package: a folder it builds
   # holds every kind of material, dumps stably, and still works as a device.
-  use ExUnit.Case, async: false
+  use BaileysEx.Auth.NIF.Test.BaileysJSCase, async: false
 
-  alias BaileysEx.Auth.NIF.Test.BaileysJS
-
-  @moduletag :baileys_js
-  @moduletag timeout: 900_000
-
-  @skip_reason BaileysJS.skip_reason()
-  if @skip_reason do
-    IO.puts("\nBaileys JS harness tests skipped: #{@skip_reason}")
-    @moduletag skip: @skip_reason
-  end
+  alias BaileysEx.Auth.NIF.Test.{BaileysJS, BaileysJSCase}
 
   @device "15550001000:7@s.whatsapp.net"
   @group "120363000000000001@g.us"
-
-  setup_all do
-    if @skip_reason do
-      :ok
-    else
-      BaileysJS.install!()
-
-      out =
-        Path.join(System.tmp_dir!(), "baileys_js_harness_#{System.unique_integer([:positive])}")
-
-      on_exit(fn -> File.rm_rf!(out) end)
-      summary = BaileysJS.generate!(out)
-      auth = Path.join(out, "auth")
-
-      %{
-        out: out,
-        auth: auth,
-        peers: Path.join(out, "peers.json"),
-        summary: summary,
-        dump: BaileysJS.dump!(auth)
-      }
-    end
-  end
 
   test "generate.mjs ran the real Baileys 6.17.16 and every exchange decrypted", %{
     summary: summary
@@ -119,13 +87,13 @@ defmodule BaileysEx.Auth.NIF.BaileysJSHarnessTest do
   end
 
   test "peers and a new contact still talk to the untouched folder", %{auth: auth, peers: peers} do
-    before = dir_contents(auth)
+    before = BaileysJSCase.files(auth)
 
     assert %{"ok" => true, "sessions" => 4, "groupSenders" => 2, "plaintexts" => texts} =
              BaileysJS.peer_decrypt!(auth, peers)
 
     assert "first message from a new contact" in texts
-    assert dir_contents(auth) == before
+    assert BaileysJSCase.files(auth) == before
   end
 
   @tag :tmp_dir
@@ -149,6 +117,4 @@ defmodule BaileysEx.Auth.NIF.BaileysJSHarnessTest do
   defp hex?(value, bytes \\ nil)
   defp hex?(value, nil), do: is_binary(value) and value =~ ~r/\A(?:[0-9a-f]{2})+\z/
   defp hex?(value, bytes), do: hex?(value) and byte_size(value) == 2 * bytes
-
-  defp dir_contents(dir), do: Map.new(File.ls!(dir), &{&1, File.read!(Path.join(dir, &1))})
 end

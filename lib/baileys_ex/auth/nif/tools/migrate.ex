@@ -8,6 +8,7 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
   # an existing target is left as it was.
 
   alias BaileysEx.Auth.NIF.Tools.Layout
+  alias BaileysEx.Auth.NIF.Tools.Staging
   alias BaileysEx.Auth.NIF.Tools.Verify
 
   @state BaileysEx.Auth.State
@@ -20,20 +21,17 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
 
     with {:ok, to} <- target_backend(opts),
          {:ok, report} <- Verify.run(source, Keyword.take(opts, [:backend])),
-         :ok <- source_usable(report),
-         :ok <- target_free(target, Keyword.get(opts, :force, false)) do
-      staging = sibling(target, "migrating")
-      backup = sibling(target, "replaced")
+         :ok <- source_usable(report) do
+      force? = Keyword.get(opts, :force, false)
 
-      try do
+      build = fn staging ->
         with {:ok, result} <- build(source, report.backend, staging, to, opts),
              :ok <- check_staging(staging, to),
-             :ok <- publish(staging, target, backup) do
-          {:ok, Map.merge(result, %{source: source, target: target, fs_calls: calls()})}
-        end
-      after
-        clean_up(staging, target, backup)
+             do: {:ok, result}
       end
+
+      with {:ok, result} <- Staging.run(target, force?, "migrating", build, &step/2),
+           do: {:ok, Map.merge(result, %{source: source, target: target, fs_calls: calls()})}
     end
   end
 
@@ -48,37 +46,8 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
   defp source_usable(%{status: :damaged} = report), do: {:error, {:source_damaged, report}}
   defp source_usable(_report), do: :ok
 
-  defp target_free(target, force?) do
-    case step(:stat_target, fn -> File.stat(target) end) do
-      {:error, :enoent} -> :ok
-      {:ok, %{type: :directory}} -> target_empty(target, force?)
-      {:ok, %{type: type}} -> {:error, {:target_not_a_directory, target, type}}
-      {:error, reason} -> {:error, {:cannot_stat_target, target, reason}}
-    end
-  end
-
-  defp target_empty(target, force?) do
-    case step(:list_target, fn -> File.ls(target) end) do
-      {:ok, []} -> :ok
-      {:ok, _names} when force? -> :ok
-      {:ok, _names} -> {:error, {:target_not_empty, target}}
-      {:error, reason} -> {:error, {:cannot_list_target, target, reason}}
-    end
-  end
-
-  defp sibling(target, what) do
-    Path.join(
-      Path.dirname(target),
-      ".#{Path.basename(target)}.#{what}-#{System.unique_integer([:positive])}"
-    )
-  end
-
   defp build(source, from, staging, to, opts) do
-    parent = Path.dirname(staging)
-
-    with :ok <- fs(:mkdir_parent, parent, fn -> File.mkdir_p(parent) end),
-         :ok <- fs(:mkdir_staging, staging, fn -> File.mkdir(staging) end),
-         {:ok, names} <- fs(:list_source, source, fn -> File.ls(source) end),
+    with {:ok, names} <- fs(:list_source, source, fn -> File.ls(source) end),
          {:ok, index} <- source_index(source, names, from) do
       copy(source, from, staging, to, names, Layout.key_files(names, index, from), opts)
     end
@@ -225,35 +194,11 @@ defmodule BaileysEx.Auth.NIF.Tools.Migrate do
     end
   end
 
-  defp publish(staging, target, backup) do
-    with :ok <-
-           if(File.exists?(target),
-             do: fs(:move_old_target, target, fn -> File.rename(target, backup) end),
-             else: :ok
-           ),
-         do: fs(:publish, target, fn -> File.rename(staging, target) end)
-  end
-
-  # Leaves either the new target or the old one (if any), never a mix, and
-  # no staging or backup directory.
-  defp clean_up(staging, target, backup) do
-    File.rm_rf(staging)
-
-    if File.exists?(backup) do
-      if File.exists?(target), do: File.rm_rf(backup), else: File.rename(backup, target)
-    end
-  end
-
   defp calls, do: Process.get({__MODULE__, :calls}, 0)
 
   # Every filesystem call goes through here, so a test can make the Nth one
   # fail and check what is left.
-  defp fs(label, path, fun) do
-    case step(label, fun) do
-      {:error, reason} when is_atom(reason) -> {:error, {label, path, reason}}
-      other -> other
-    end
-  end
+  defp fs(label, path, fun), do: Staging.fs(&step/2, label, path, fun)
 
   defp step(label, fun) do
     n = calls() + 1

@@ -9,7 +9,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJSTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.Tools
-  alias BaileysEx.Auth.NIF.Tools.BaileysJS.JSON
+  alias BaileysEx.Auth.NIF.Tools.JSON
 
   @modules %{
     etf: BaileysEx.Auth.NIF.NativeFilePersistence,

@@ -7,8 +7,8 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
   # it. Every written file is then read back and imported again: what does
   # not come back equal is listed in the report as inexact.
 
-  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{Convert, Creds, Extras, Folder, JSON, Keys, Staging}
-  alias BaileysEx.Auth.NIF.Tools.{Layout, Verify}
+  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{Convert, Creds, Extras, Folder, Keys}
+  alias BaileysEx.Auth.NIF.Tools.{JSON, Layout, Staging, Verify}
   alias BaileysEx.Auth.NIF
 
   @spec run(Path.t(), Path.t(), keyword()) :: {:ok, map()} | {:error, term()}

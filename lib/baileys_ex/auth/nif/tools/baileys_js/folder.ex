@@ -7,7 +7,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Folder do
   # back is the one Baileys meant, except for ids that held a `:` (sender
   # keys' `::` separators are restored).
 
-  alias BaileysEx.Auth.NIF.Tools.BaileysJS.JSON
+  alias BaileysEx.Auth.NIF.Tools.JSON
   alias BaileysEx.Auth.NIF.Tools.Layout
 
   @doc "The JS file name of a key."

@@ -7,8 +7,8 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Import do
   # included, atoms only from its fixed lists). They are then saved through
   # the target drop-in into a staging folder and loaded back.
 
-  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{Convert, Creds, Extras, Folder, JSON, Keys, Staging}
-  alias BaileysEx.Auth.NIF.Tools.{Layout, Verify}
+  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{Convert, Creds, Extras, Folder, Keys}
+  alias BaileysEx.Auth.NIF.Tools.{JSON, Layout, Staging, Verify}
 
   # Types Baileys JS 6.x never writes (7.x does).
   @seven_only [:"lid-mapping", :"device-list", :tctoken, :"identity-key"]

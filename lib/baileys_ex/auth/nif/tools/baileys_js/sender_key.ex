@@ -34,12 +34,14 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.SenderKey do
     chain = object(state["senderChainKey"], path ++ ["senderChainKey"])
     signing = object(state["senderSigningKey"], path ++ ["senderSigningKey"])
 
+    keys_path = path ++ ["senderMessageKeys"]
+
     message_keys =
       state
       |> Map.get("senderMessageKeys", [])
-      |> list(path ++ ["senderMessageKeys"])
+      |> list(keys_path)
       |> Enum.with_index()
-      |> Enum.flat_map(fn {mk, j} -> message_key_in(mk, path ++ ["senderMessageKeys", "#{j}"]) end)
+      |> Enum.flat_map(fn {mk, j} -> message_key_in(mk, keys_path ++ ["#{j}"]) end)
 
     %{
       "sender_key_id" => integer(state["senderKeyId"], path ++ ["senderKeyId"]),

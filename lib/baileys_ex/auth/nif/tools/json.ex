@@ -1,9 +1,10 @@
-defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.JSON do
+defmodule BaileysEx.Auth.NIF.Tools.JSON do
   @moduledoc false
-  # A strict JSON reader and writer for the Baileys JS bridge. The NIF's
-  # JSON codecs read BaileysEx's own dialect into terms; the bridge needs
-  # the plain tree (a Buffer object and a base64 string must stay apart),
-  # and the project has no JSON library. Objects decode to string-keyed
+  # A strict JSON reader and writer of plain trees, for the Baileys JS
+  # bridge and the benchmark's results. The NIF's JSON codecs read
+  # BaileysEx's own dialect into terms; the bridge needs the plain tree (a
+  # Buffer object and a base64 string must stay apart), and the project has
+  # no JSON library (and Elixir's own JSON module only exists from 1.18). Objects decode to string-keyed
   # maps (a repeated key: the last wins, as JSON.parse does), nesting is
   # bounded, and nothing becomes an atom except true/false/nil.
 
