@@ -4,7 +4,15 @@ defmodule BaileysEx.Auth.NIF.BaileysJSBridgeTest do
   # exported back, and Baileys JS and its libsignal judge the result.
   use BaileysEx.Auth.NIF.Test.BaileysJSCase, async: false
 
-  alias BaileysEx.Auth.NIF.Test.{Backends, BaileysJS, BaileysJSCase, BaileysJSMaterial, Fixtures}
+  alias BaileysEx.Auth.NIF.Test.{
+    Backends,
+    BaileysJS,
+    BaileysJSCase,
+    BaileysJSMaterial,
+    Fixtures,
+    FreshVM
+  }
+
   alias BaileysEx.Auth.NIF.Tools
 
   for backend <- Backends.all() do
@@ -41,6 +49,34 @@ defmodule BaileysEx.Auth.NIF.BaileysJSBridgeTest do
                inspect(report.unmapped, pretty: true)
 
         assert BaileysJSCase.files(ctx.auth) == ctx.files
+      end
+
+      test "a fresh VM with only this application's modules loads what was imported", ctx do
+        dst = Path.join(ctx.dir, "imported")
+        assert {:ok, report} = Tools.import_baileys(ctx.auth, dst, to: @backend.name)
+        ebin = FreshVM.lib_only_ebin(ctx.dir)
+
+        # A file must decode without atoms only this VM happens to have.
+        script = """
+        [dir, module] = System.argv()
+        mod = Module.concat([module])
+        {:ok, _creds} = mod.load_credentials(dir)
+        {:ok, index} = mod.list_persisted_keys(dir)
+        loaded = for {type, ids} <- index, id <- ids, do: mod.load_keys(dir, type, id)
+        bad = Enum.reject(loaded, &match?({:ok, _}, &1))
+        IO.puts("LOADED \#{length(loaded) - length(bad)} " <> inspect(bad, limit: 3))
+        """
+
+        {output, status} =
+          System.cmd(
+            System.find_executable("elixir"),
+            ["-pa", ebin, "-e", script, dst, inspect(@backend.module)],
+            stderr_to_stdout: true,
+            env: [{"ERL_LIBS", nil}, {"ERL_AFLAGS", nil}, {"ERL_ZFLAGS", nil}]
+          )
+
+        assert status == 0, output
+        assert output =~ "LOADED #{report.keys} []", output
       end
 
       test "JS -> BaileysEx -> JS: Baileys reads back what it wrote, and the device still talks",

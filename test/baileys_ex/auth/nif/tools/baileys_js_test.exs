@@ -309,10 +309,10 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJSTest do
         dir = Path.join(tmp, "ex")
         {:ok, key} = module.load_keys(dir, :"app-state-sync-key", "AAAAABEg")
 
-        assert %{fingerprint: %{raw_id: 1, current_index: 1, device_indexes: [0]}} = key
-        assert key.timestamp == 1_700_000_201
+        fingerprint = %{"rawId" => 1, "currentIndex" => 1, "deviceIndexes" => [0]}
+        assert %{"fingerprint" => ^fingerprint, "timestamp" => 1_700_000_201} = key
         {:ok, %{sessions: sessions}} = module.load_keys(dir, :session, "15550002001.0")
-        assert Enum.all?(Map.values(sessions), &(&1.index_info.used == 1_796_148_645_259))
+        assert Enum.all?(Map.values(sessions), &(&1.index_info["used"] == 1_796_148_645_259))
       end
 
       assert {"sender-key-120363000000000001@g.us--15550002001--0.json", "0.senderMessageKeys.*"} in unmapped

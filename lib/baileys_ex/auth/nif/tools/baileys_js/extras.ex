@@ -3,14 +3,17 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Extras do
   # What only Baileys JS keeps: a session's `used` and `created` times and
   # an app-state sync key's `fingerprint` and `timestamp`. BaileysEx's code
   # reads neither, but an ETF file holds any map key, so an ETF import keeps
-  # them beside the fields BaileysEx reads (`index_info.used`,
-  # `index_info.created`; `fingerprint`, `timestamp` next to `key_data`) and
-  # an export writes them back: JS -> BaileysEx (ETF) -> JS gives the same
-  # files. BaileysEx's JSON format has no place for them; a JSON import
-  # drops and reports them. Only fixed atoms are used.
+  # them beside the fields BaileysEx reads, under their JS names as string
+  # keys (`index_info["used"]`, `index_info["created"]`; `"fingerprint"`
+  # (`"rawId"`, `"currentIndex"`, `"deviceIndexes"`) and `"timestamp"` next
+  # to `key_data`), and an export writes them back: JS -> BaileysEx (ETF) ->
+  # JS gives the same files. String keys, not atoms: a file must decode with
+  # `binary_to_term(bin, [:safe])` in a VM that has never seen such atoms.
+  # BaileysEx's JSON format has no place for them; a JSON import drops and
+  # reports them.
 
-  @session_times [{"used", :used}, {"created", :created}]
-  @fingerprint [{"rawId", :raw_id}, {"currentIndex", :current_index}]
+  @session_times ["used", "created"]
+  @fingerprint ["rawId", "currentIndex"]
 
   @doc "Whether a field the converter reported as dropped is kept here."
   @spec kept?(atom(), String.t() | nil) :: boolean()
@@ -29,9 +32,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Extras do
         with {:ok, base_key} <- Base.decode64(b64),
              %{index_info: info} = session <- Map.get(acc, base_key),
              %{"indexInfo" => %{} = index} <- entry do
-          times =
-            for {js, ex} <- @session_times, is_integer(index[js]), into: %{}, do: {ex, index[js]}
-
+          times = Map.filter(Map.take(index, @session_times), fn {_k, v} -> is_integer(v) end)
           Map.put(acc, base_key, %{session | index_info: Map.merge(info, times)})
         else
           _other -> acc
@@ -43,8 +44,8 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Extras do
 
   def put_ex(:"app-state-sync-key", %{} = js, %{key_data: _} = key) do
     key
-    |> put_some(:fingerprint, fingerprint_ex(js["fingerprint"]))
-    |> put_some(:timestamp, integer(js["timestamp"]))
+    |> put_some("fingerprint", fingerprint(js["fingerprint"]))
+    |> put_some("timestamp", integer(js["timestamp"]))
   end
 
   def put_ex(_type, _js, term), do: term
@@ -57,12 +58,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Extras do
       Enum.reduce(sessions, js_sessions, fn {base_key, session}, acc ->
         b64 = Base.encode64(base_key)
         info = Map.get(session, :index_info, %{})
-
-        times =
-          for {js_name, ex} <- @session_times,
-              is_integer(info[ex]),
-              into: %{},
-              do: {js_name, info[ex]}
+        times = Map.filter(Map.take(info, @session_times), fn {_k, v} -> is_integer(v) end)
 
         case acc do
           %{^b64 => %{"indexInfo" => index} = entry} when times != %{} ->
@@ -78,20 +74,27 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Extras do
 
   # Baileys writes the timestamp as protobufjs does an int64: decimal text.
   def put_js(:"app-state-sync-key", %{key_data: _} = key, %{} = js) do
+    timestamp =
+      case Map.get(key, "timestamp") do
+        ts when is_integer(ts) -> Integer.to_string(ts)
+        _other -> nil
+      end
+
     js
-    |> put_some("fingerprint", fingerprint_js(Map.get(key, :fingerprint)))
-    |> put_some("timestamp", timestamp_js(Map.get(key, :timestamp)))
+    |> put_some("fingerprint", fingerprint(Map.get(key, "fingerprint")))
+    |> put_some("timestamp", timestamp)
   end
 
   def put_js(_type, _term, js), do: js
 
-  defp fingerprint_ex(%{} = js) do
-    fields = for {j, e} <- @fingerprint, is_integer(js[j]), into: %{}, do: {e, js[j]}
+  # Integers only, whichever side it comes from.
+  defp fingerprint(%{} = fp) do
+    fields = Map.filter(Map.take(fp, @fingerprint), fn {_k, v} -> is_integer(v) end)
 
-    case js["deviceIndexes"] do
+    case fp["deviceIndexes"] do
       list when is_list(list) ->
         if Enum.all?(list, &is_integer/1),
-          do: Map.put(fields, :device_indexes, list),
+          do: Map.put(fields, "deviceIndexes", list),
           else: fields
 
       _other ->
@@ -99,21 +102,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Extras do
     end
   end
 
-  defp fingerprint_ex(_other), do: nil
-
-  defp fingerprint_js(%{} = ex) do
-    fields = for {j, e} <- @fingerprint, is_integer(ex[e]), into: %{}, do: {j, ex[e]}
-
-    case ex[:device_indexes] do
-      list when is_list(list) -> Map.put(fields, "deviceIndexes", list)
-      _other -> fields
-    end
-  end
-
-  defp fingerprint_js(_other), do: nil
-
-  defp timestamp_js(ts) when is_integer(ts), do: Integer.to_string(ts)
-  defp timestamp_js(_other), do: nil
+  defp fingerprint(_other), do: nil
 
   defp integer(value) when is_integer(value), do: value
 
