@@ -1,9 +1,9 @@
 defmodule BaileysEx.Auth.NIF.Tools.MixTasksTest do
-  @moduledoc "The three Mix tasks: output, exit status, --help."
+  @moduledoc "The Mix tasks: output, exit status, --help."
   use ExUnit.Case, async: false
 
   alias BaileysEx.Auth.NIF.Test.Fixtures
-  alias Mix.Tasks.BaileysExNif.{Inspect, Migrate, Verify}
+  alias Mix.Tasks.BaileysExNif.{ExportBaileys, ImportBaileys, Inspect, Migrate, Verify}
 
   setup do
     Mix.shell(Mix.Shell.Process)
@@ -29,7 +29,7 @@ defmodule BaileysEx.Auth.NIF.Tools.MixTasksTest do
   end
 
   test "--help prints the task's documentation" do
-    for task <- [Verify, Migrate, Inspect] do
+    for task <- [Verify, Migrate, Inspect, ImportBaileys, ExportBaileys] do
       assert catch_exit(task.run(["--help"])) == {:shutdown, 0}
       assert_received {:mix_shell, :info, [doc]}
       assert doc =~ "mix baileys_ex_nif."
@@ -47,6 +47,37 @@ defmodule BaileysEx.Auth.NIF.Tools.MixTasksTest do
 
     assert_raise Mix.Error, ~r/target_not_empty/, fn ->
       Migrate.run([Fixtures.dir(:etf), target, "--to", "json"])
+    end
+  end
+
+  # A folder Baileys JS 6.17.16 wrote (made-up keys), committed with its harness.
+  @baileys_js_sample Path.expand("../../../../baileys_js/sample/auth", __DIR__)
+
+  @tag :tmp_dir
+  test "import_baileys and export_baileys print what moved and what had no place", %{
+    tmp_dir: tmp
+  } do
+    ex = Path.join(tmp, "ex")
+    ImportBaileys.run([@baileys_js_sample, ex, "--to", "json"])
+    assert_received {:mix_shell, :info, [out]}
+    assert out =~ "(json): creds and 39 keys"
+    assert out =~ "session: 4 key(s)"
+    assert out =~ "no file of: lid-mapping, device-list, tctoken, identity-key"
+    assert out =~ "0.senderMessageKeys.*: Baileys 6.x wrote it without its seed"
+    assert out =~ "indexInfo.used"
+
+    js = Path.join(tmp, "js")
+    ExportBaileys.run([ex, js])
+    assert_received {:mix_shell, :info, [out]}
+    assert out =~ "creds and 39 keys"
+    assert File.regular?(Path.join(js, "session-15550002003.4.json"))
+
+    assert_raise Mix.Error, ~r/target_not_empty.*nothing was written/, fn ->
+      ImportBaileys.run([@baileys_js_sample, ex])
+    end
+
+    assert_raise Mix.Error, ~r/usage: mix baileys_ex_nif.export_baileys/, fn ->
+      ExportBaileys.run([ex])
     end
   end
 
