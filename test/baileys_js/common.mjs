@@ -54,6 +54,22 @@ export const silentLogger = {
 export const toJSONText = (value) => JSON.stringify(value, BufferJSON.replacer, 2)
 export const fromJSONText = (text) => JSON.parse(text, BufferJSON.reviver)
 
+// The pre-key bundle the server would hand out for the device: what a peer
+// needs to open a session with it, from the folder's creds and one pre-key.
+export function deviceBundle (creds, preKeyId, preKey) {
+  const { generateSignalPubKey } = Baileys
+  return {
+    registrationId: creds.registrationId,
+    identityKey: generateSignalPubKey(creds.signedIdentityKey.public),
+    signedPreKey: {
+      keyId: creds.signedPreKey.keyId,
+      publicKey: generateSignalPubKey(creds.signedPreKey.keyPair.public),
+      signature: creds.signedPreKey.signature
+    },
+    preKey: { keyId: preKeyId, publicKey: generateSignalPubKey(preKey.public) }
+  }
+}
+
 // One local peer: its own identity, signed pre-key and pre-keys, and the
 // sessions and sender keys it has built, held as libsignal's serialised forms
 // so the whole peer can be written to JSON and picked up again later.

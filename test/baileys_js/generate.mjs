@@ -20,12 +20,12 @@
 import { mkdir, writeFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createHmac } from 'node:crypto'
-import { Baileys, Peer, makeLibSignalRepository, processMessage, quietConsole, fail, usage, silentLogger, toJSONText, BAILEYS_VERSION, LIBSIGNAL_VERSION } from './common.mjs'
+import { Baileys, Peer, deviceBundle, makeLibSignalRepository, processMessage, quietConsole, fail, usage, silentLogger, toJSONText, BAILEYS_VERSION, LIBSIGNAL_VERSION } from './common.mjs'
 
 const {
   useMultiFileAuthState, configureSuccessfulPairing, getNextPreKeysNode,
   addTransactionCapability, encodeSyncdPatch, chatModificationToAppPatch, newLTHashState,
-  encodeBinaryNode, decodeBinaryNode, generateSignalPubKey, Curve, proto, jidDecode, INITIAL_PREKEY_COUNT
+  encodeBinaryNode, decodeBinaryNode, Curve, proto, jidDecode, INITIAL_PREKEY_COUNT
 } = Baileys
 
 // Made-up identities: +1 555 numbers are reserved for fiction.
@@ -94,19 +94,10 @@ async function main () {
   const repo = makeLibSignalRepository(state)
   const peers = PEER_JIDS.map((jid) => Peer.create(jid))
   const transcript = []
-  const deviceBundle = async (preKeyId) => {
+  const bundleFor = async (preKeyId) => {
     const { [preKeyId]: preKey } = await state.keys.get('pre-key', [String(preKeyId)])
     if (!preKey) throw new Error(`pre-key ${preKeyId} missing from the folder`)
-    return {
-      registrationId: creds.registrationId,
-      identityKey: generateSignalPubKey(creds.signedIdentityKey.public),
-      signedPreKey: {
-        keyId: creds.signedPreKey.keyId,
-        publicKey: generateSignalPubKey(creds.signedPreKey.keyPair.public),
-        signature: creds.signedPreKey.signature
-      },
-      preKey: { keyId: preKeyId, publicKey: generateSignalPubKey(preKey.public) }
-    }
+    return deviceBundle(creds, preKeyId, preKey)
   }
   const deviceDecrypt = async (peer, message) => {
     const plain = await repo.decryptMessage({ jid: peer.state.jid, type: message.type, ciphertext: message.ciphertext })
@@ -135,7 +126,7 @@ async function main () {
       const reply = await peer.encryptTo(DEVICE_JID, `reply from ${jid}`)
       expectEqual(await deviceDecrypt(peer, reply), `reply from ${jid}`, `${jid}->device msg`)
     } else {
-      await peer.startSessionWith(DEVICE_JID, await deviceBundle(i + 1))
+      await peer.startSessionWith(DEVICE_JID, await bundleFor(i + 1))
       const first = await peer.encryptTo(DEVICE_JID, `hello device from ${jid}`)
       expectEqual(first.type, 'pkmsg', `${jid}->device first message type`)
       expectEqual(await deviceDecrypt(peer, first), `hello device from ${jid}`, `${jid}->device pkmsg`)

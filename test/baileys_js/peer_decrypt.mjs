@@ -16,9 +16,9 @@
 import { cp, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { Baileys, Peer, makeLibSignalRepository, quietConsole, fail, usage, fromJSONText } from './common.mjs'
+import { Baileys, Peer, deviceBundle, makeLibSignalRepository, quietConsole, fail, usage, fromJSONText } from './common.mjs'
 
-const { useMultiFileAuthState, generateSignalPubKey, jidDecode } = Baileys
+const { useMultiFileAuthState, jidDecode } = Baileys
 
 async function main () {
   const [authArg, peersArg] = process.argv.slice(2)
@@ -100,16 +100,7 @@ async function talk (authDir, saved) {
   const preKeyId = preKeyIds[0]
   const { [preKeyId]: preKey } = await state.keys.get('pre-key', [String(preKeyId)])
   const newcomer = Peer.create('15550009999@s.whatsapp.net', 0)
-  await newcomer.startSessionWith(device, {
-    registrationId: creds.registrationId,
-    identityKey: generateSignalPubKey(creds.signedIdentityKey.public),
-    signedPreKey: {
-      keyId: creds.signedPreKey.keyId,
-      publicKey: generateSignalPubKey(creds.signedPreKey.keyPair.public),
-      signature: creds.signedPreKey.signature
-    },
-    preKey: { keyId: preKeyId, publicKey: generateSignalPubKey(preKey.public) }
-  })
+  await newcomer.startSessionWith(device, deviceBundle(creds, preKeyId, preKey))
   const hello = 'first message from a new contact'
   const pk = await newcomer.encryptTo(device, hello)
   if (pk.type !== 'pkmsg') throw new Error(`new contact's first message is ${pk.type}, not pkmsg`)
