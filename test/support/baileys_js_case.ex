@@ -1,11 +1,12 @@
 defmodule BaileysEx.Auth.NIF.Test.BaileysJSCase do
   @moduledoc """
-  The case template of the tests that run the real Baileys JS package
-  (`BaileysEx.Auth.NIF.Test.BaileysJS`): tagged `:baileys_js`, skipped with
-  the reason printed when node (or the packages and npm) is missing, never
-  silently. Once per module it installs the packages and builds a device
-  folder through Baileys' own code; the context holds `out` (the scratch
-  directory), `auth` (the folder), `peers` (the peers' state), `summary`
+  The case template of the tests that run a real Baileys JS package
+  (`BaileysEx.Auth.NIF.Test.BaileysJS`; `baileys: 7` picks the 7.x harness,
+  6.x is the default): tagged `:baileys_js`, skipped with the reason printed
+  when node (or the packages and npm) is missing, never silently. Once per
+  module it installs the packages and gives `out`, a scratch directory. For
+  6.x it also builds a device folder through Baileys' own code; the context
+  then holds `auth` (the folder), `peers` (the peers' state), `summary`
   (what `generate.mjs` reported), `dump` (the folder as Baileys reads it)
   and `files` (the folder's file names and bytes).
   """
@@ -14,37 +15,49 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSCase do
 
   alias BaileysEx.Auth.NIF.Test.BaileysJS
 
-  using do
+  using opts do
+    version = Keyword.get(opts, :baileys, 6)
+
     quote do
       @moduletag :baileys_js
       @moduletag timeout: 900_000
 
-      if reason = BaileysJS.skip_reason() do
+      if reason = BaileysJS.skip_reason(unquote(version)) do
         IO.puts("\n#{inspect(__MODULE__)} skipped: #{reason}")
         @moduletag skip: reason
+      end
+
+      setup_all do
+        BaileysEx.Auth.NIF.Test.BaileysJSCase.prepare(unquote(version))
       end
     end
   end
 
-  setup_all do
-    if BaileysJS.skip_reason() do
+  @doc false
+  @spec prepare(BaileysJS.version()) :: :ok | map()
+  def prepare(version) do
+    if BaileysJS.skip_reason(version) do
       :ok
     else
-      BaileysJS.install!()
+      BaileysJS.install!(version)
       out = Path.join(System.tmp_dir!(), "baileys_js_#{System.unique_integer([:positive])}")
-      on_exit(fn -> File.rm_rf!(out) end)
-      summary = BaileysJS.generate!(out)
-      auth = Path.join(out, "auth")
-
-      %{
-        out: out,
-        auth: auth,
-        peers: Path.join(out, "peers.json"),
-        summary: summary,
-        dump: BaileysJS.dump!(auth),
-        files: files(auth)
-      }
+      ExUnit.Callbacks.on_exit(fn -> File.rm_rf!(out) end)
+      File.mkdir_p!(out)
+      if version == 6, do: Map.put(generated(out), :out, out), else: %{out: out}
     end
+  end
+
+  defp generated(out) do
+    summary = BaileysJS.generate!(out)
+    auth = Path.join(out, "auth")
+
+    %{
+      auth: auth,
+      peers: Path.join(out, "peers.json"),
+      summary: summary,
+      dump: BaileysJS.dump!(auth),
+      files: files(auth)
+    }
   end
 
   @doc "The names and bytes of the files in `dir`."
