@@ -65,10 +65,14 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJS do
     end
   end
 
-  @doc "Builds `out_dir/auth` and `out_dir/peers.json` through Baileys (see `generate.mjs`); returns its summary."
-  @spec generate!(Path.t()) :: map()
-  def generate!(out_dir) when is_binary(out_dir) do
-    node!(6, "generate.mjs", [Path.expand(out_dir)])
+  @doc """
+  Builds `out_dir/auth` through Baileys `version`'s own code (see each
+  harness's `generate.mjs`; 6.x also writes `out_dir/peers.json`); returns
+  its summary.
+  """
+  @spec generate!(Path.t(), version()) :: map()
+  def generate!(out_dir, version \\ 6) when is_binary(out_dir) do
+    node!(version, "generate.mjs", [Path.expand(out_dir)])
   end
 
   @doc """

@@ -4,11 +4,11 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSCase do
   (`BaileysEx.Auth.NIF.Test.BaileysJS`; `baileys: 7` picks the 7.x harness,
   6.x is the default): tagged `:baileys_js`, skipped with the reason printed
   when node (or the packages and npm) is missing, never silently. Once per
-  module it installs the packages and gives `out`, a scratch directory. For
-  6.x it also builds a device folder through Baileys' own code; the context
-  then holds `auth` (the folder), `peers` (the peers' state), `summary`
-  (what `generate.mjs` reported), `dump` (the folder as Baileys reads it)
-  and `files` (the folder's file names and bytes).
+  module it installs the packages and builds a device folder through that
+  Baileys' own code; the context holds `out` (the scratch directory), `auth`
+  (the folder), `summary` (what `generate.mjs` reported), `dump` (the folder
+  as Baileys reads it), `files` (the folder's file names and bytes) and, for
+  6.x, `peers` (the peers' state).
   """
 
   use ExUnit.CaseTemplate
@@ -43,21 +43,19 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSCase do
       out = Path.join(System.tmp_dir!(), "baileys_js_#{System.unique_integer([:positive])}")
       ExUnit.Callbacks.on_exit(fn -> File.rm_rf!(out) end)
       File.mkdir_p!(out)
-      if version == 6, do: Map.put(generated(out), :out, out), else: %{out: out}
+      summary = BaileysJS.generate!(out, version)
+      auth = Path.join(out, "auth")
+
+      context = %{
+        out: out,
+        auth: auth,
+        summary: summary,
+        dump: BaileysJS.dump!(auth, version),
+        files: files(auth)
+      }
+
+      if version == 6, do: Map.put(context, :peers, Path.join(out, "peers.json")), else: context
     end
-  end
-
-  defp generated(out) do
-    summary = BaileysJS.generate!(out)
-    auth = Path.join(out, "auth")
-
-    %{
-      auth: auth,
-      peers: Path.join(out, "peers.json"),
-      summary: summary,
-      dump: BaileysJS.dump!(auth),
-      files: files(auth)
-    }
   end
 
   @doc "The names and bytes of the files in `dir`."
