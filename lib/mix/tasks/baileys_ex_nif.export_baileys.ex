@@ -8,8 +8,9 @@ defmodule Mix.Tasks.BaileysExNif.ExportBaileys do
 
   DST gets `creds.json` and one `<type>-<id>.json` per key, as Baileys
   writes them: `--baileys 6` (the default; npm's `latest`) or `--baileys 7`
-  (Baileys 7 stores sender keys differently, and 6.x cannot read those). It is built in a hidden directory next to it, every file is
-  read back and imported again, then it is renamed into place; SRC is only
+  (Baileys 7 stores sender keys differently, and 6.x cannot read those).
+  DST is built in a hidden directory next to it, every file is read back
+  and imported again, then it is renamed into place; SRC is only
   read, and refused if `mix baileys_ex_nif.verify` finds it damaged. A
   non-empty DST is refused unless `--force`.
 
