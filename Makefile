@@ -30,11 +30,14 @@ test-rust:
 	cargo test --workspace --locked
 
 # The Baileys JS harness tests need node; without it they are skipped (the
-# reason is printed), so a missing node is not an error here.
+# reason is printed), so a missing node is not an error here. One harness per
+# Baileys major version: test/baileys_js (6.x) and test/baileys_js7 (7.x).
 baileys-js:
 	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
-	  [ -f test/baileys_js/node_modules/baileys/package.json ] || \
-	    (cd test/baileys_js && npm ci --git=/bin/false --ignore-scripts --no-audit --no-fund); \
+	  for h in test/baileys_js test/baileys_js7; do \
+	    [ -f $$h/node_modules/baileys/package.json ] || \
+	      (cd $$h && npm ci --git=/bin/false --ignore-scripts --no-audit --no-fund) || exit 1; \
+	  done; \
 	else \
 	  echo "==> node/npm not found: the Baileys JS harness tests will be skipped"; \
 	fi

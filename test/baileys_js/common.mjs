@@ -18,26 +18,7 @@ export const LIBSIGNAL_VERSION = baileysRequire('libsignal/package.json').versio
 
 const { BufferJSON } = Baileys
 
-// libsignal reports session changes through console.info/warn; stdout must
-// carry nothing but the result document.
-export function quietConsole () {
-  const toStderr = (...args) => process.stderr.write(args.map(String).join(' ') + '\n')
-  console.log = toStderr
-  console.info = toStderr
-  console.warn = toStderr
-  console.debug = toStderr
-}
-
-export function fail (what, error) {
-  const detail = error && error.stack ? error.stack : String(error)
-  process.stderr.write(`${what}: ${detail}\n`)
-  process.exit(1)
-}
-
-export function usage (text) {
-  process.stderr.write(`usage: ${text}\n`)
-  process.exit(2)
-}
+export { quietConsole, fail, usage } from './script.mjs'
 
 // A pino-shaped logger that drops everything (Baileys only calls these).
 export const silentLogger = {

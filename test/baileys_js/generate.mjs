@@ -19,8 +19,8 @@
 // Prints a short JSON summary on stdout; exits non-zero on any failure.
 import { mkdir, writeFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { createHmac } from 'node:crypto'
 import { Baileys, Peer, deviceBundle, makeLibSignalRepository, processMessage, quietConsole, fail, usage, silentLogger, toJSONText, BAILEYS_VERSION, LIBSIGNAL_VERSION } from './common.mjs'
+import { madeUpPairSuccess } from './pairing.mjs'
 
 const {
   useMultiFileAuthState, configureSuccessfulPairing, getNextPreKeysNode,
@@ -51,32 +51,7 @@ async function main () {
   await saveCreds()
 
   // --- pairing --------------------------------------------------------------
-  const accountKey = Curve.generateKeyPair()
-  const deviceDetails = proto.ADVDeviceIdentity.encode({ rawId: 0x1c0ffee, timestamp: 1700000000, keyIndex: 3 }).finish()
-  const accountSignature = Curve.sign(
-    accountKey.private,
-    Buffer.concat([Buffer.from([6, 0]), deviceDetails, creds.signedIdentityKey.public])
-  )
-  const signedIdentity = proto.ADVSignedDeviceIdentity.encode({
-    details: deviceDetails, accountSignatureKey: accountKey.public, accountSignature
-  }).finish()
-  const hmac = createHmac('sha256', Buffer.from(creds.advSecretKey, 'base64')).update(signedIdentity).digest()
-  const stanza = {
-    tag: 'iq',
-    attrs: { from: 's.whatsapp.net', type: 'set', id: '1700000000-1' },
-    content: [{
-      tag: 'pair-success',
-      attrs: {},
-      content: [
-        { tag: 'device-identity', attrs: {}, content: proto.ADVSignedDeviceIdentityHMAC.encode({ details: signedIdentity, hmac }).finish() },
-        { tag: 'platform', attrs: { name: 'smba' } },
-        { tag: 'device', attrs: { jid: DEVICE_JID } },
-        { tag: 'biz', attrs: { name: 'Made Up Shop' } }
-      ]
-    }]
-  }
-  // As the socket receives it: binary on the wire, decoded by Baileys.
-  const received = await decodeBinaryNode(encodeBinaryNode(stanza))
+  const received = await madeUpPairSuccess(Baileys, creds, DEVICE_JID)
   const paired = configureSuccessfulPairing(received, creds)
   await credsUpdate(paired.creds)
 

@@ -4,11 +4,13 @@ defmodule Mix.Tasks.BaileysExNif.ExportBaileys do
   Exports a BaileysEx auth directory (ETF or JSON, detected) to a folder
   Baileys JS (Node.js) loads with `useMultiFileAuthState`:
 
-      mix baileys_ex_nif.export_baileys SRC DST [--force]
+      mix baileys_ex_nif.export_baileys SRC DST [--baileys 6|7] [--force]
 
   DST gets `creds.json` and one `<type>-<id>.json` per key, as Baileys
-  writes them. It is built in a hidden directory next to it, every file is
-  read back and imported again, then it is renamed into place; SRC is only
+  writes them: `--baileys 6` (the default; npm's `latest`) or `--baileys 7`
+  (Baileys 7 stores sender keys differently, and 6.x cannot read those).
+  DST is built in a hidden directory next to it, every file is read back
+  and imported again, then it is renamed into place; SRC is only
   read, and refused if `mix baileys_ex_nif.verify` finds it damaged. A
   non-empty DST is refused unless `--force`.
 
@@ -24,13 +26,15 @@ defmodule Mix.Tasks.BaileysExNif.ExportBaileys do
 
   @impl Mix.Task
   def run(args) do
-    {opts, rest} = CLI.parse!(args, [force: :boolean], __MODULE__)
+    {opts, rest} = CLI.parse!(args, [force: :boolean, baileys: :integer], __MODULE__)
 
     case rest do
       [source, target] ->
         CLI.start()
 
-        case Tools.export_baileys(source, target, force: Keyword.get(opts, :force, false)) do
+        export_opts = [force: Keyword.get(opts, :force, false), baileys: version(opts)]
+
+        case Tools.export_baileys(source, target, export_opts) do
           {:ok, result} ->
             Mix.shell().info(Report.baileys_js(:export, result))
 
@@ -43,7 +47,16 @@ defmodule Mix.Tasks.BaileysExNif.ExportBaileys do
         end
 
       _ ->
-        Mix.raise("usage: mix baileys_ex_nif.export_baileys SRC DST [--force] (see --help)")
+        Mix.raise(
+          "usage: mix baileys_ex_nif.export_baileys SRC DST [--baileys 6|7] [--force] (see --help)"
+        )
+    end
+  end
+
+  defp version(opts) do
+    case Keyword.get(opts, :baileys, 6) do
+      version when version in [6, 7] -> version
+      other -> Mix.raise("--baileys must be 6 or 7, not #{other}")
     end
   end
 end

@@ -103,10 +103,13 @@ defmodule BaileysEx.Auth.NIF.Tools do
   (sessions in libsignal's serialised record form). Every written file is
   read back and imported again; values that do not come back equal are
   listed in `inexact`. Same safety and options as `import_baileys/3`
-  (`force:`); a damaged `source` is refused.
+  (`force:`); a damaged `source` is refused. `baileys:` picks the shapes of
+  the Baileys major version that will read the folder: `6` (the default,
+  npm's `latest`) or `7` (7.x stores sender keys as a Buffer of JSON text,
+  which 6.x cannot read, and 6.x's list is what 7.x cannot read).
 
-  Returns `{:ok, %{from:, creds?:, keys:, per_type:, unmapped:, inexact:,
-  source:, target:}}` or `{:error, reason}`.
+  Returns `{:ok, %{from:, baileys:, creds?:, keys:, per_type:, unmapped:,
+  inexact:, source:, target:}}` or `{:error, reason}`.
   """
   @spec export_baileys(Path.t(), Path.t(), keyword()) :: {:ok, map()} | {:error, term()}
   def export_baileys(source, target, opts \\ [])

@@ -61,7 +61,8 @@ defmodule BaileysEx.Auth.NIF.Tools.Report do
           "imported Baileys JS folder #{result.source} to #{result.target} (#{result.to})"
 
         :export ->
-          "exported #{result.source} (#{result.from}) to Baileys JS folder #{result.target}"
+          "exported #{result.source} (#{result.from}) to Baileys JS folder #{result.target}" <>
+            " for Baileys #{Map.get(result, :baileys, 6)}.x"
       end
 
     per_type = for {type, count} <- Enum.sort(result.per_type), do: "  #{type}: #{count} key(s)"

@@ -349,6 +349,142 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJSTest do
     end
   end
 
+  # Baileys 7.x's storeSenderKey: a Buffer of the UTF-8 JSON text of the
+  # states, in which every byte field is Node's `{type, data: [byte, ...]}`.
+  defp node_buf(b), do: %{"type" => "Buffer", "data" => :binary.bin_to_list(b)}
+
+  defp v7_text(states), do: buf(IO.iodata_to_binary(JSON.encode(states)))
+
+  defp v7_states do
+    [
+      %{
+        "senderKeyId" => 2_047_904_721,
+        "senderChainKey" => %{"iteration" => 5, "seed" => node_buf(bytes(32, 70))},
+        "senderSigningKey" => %{
+          "public" => node_buf(pub33(71)),
+          "private" => node_buf(bytes(32, 72))
+        },
+        "senderMessageKeys" => [%{"iteration" => 3, "seed" => node_buf(bytes(32, 73))}]
+      }
+    ]
+  end
+
+  # Another member's state, as 7.x stores it: an empty private key.
+  defp v7_member_states do
+    [
+      %{
+        "senderKeyId" => 77,
+        "senderChainKey" => %{"iteration" => 0, "seed" => node_buf(bytes(32, 74))},
+        "senderSigningKey" => %{"public" => node_buf(pub33(75)), "private" => node_buf("")},
+        "senderMessageKeys" => []
+      }
+    ]
+  end
+
+  @own_v7 "sender-key-120363000000000001@g.us--15550002001--0.json"
+  @member_v7 "sender-key-120363000000000001@g.us--15550002002--0.json"
+
+  defp v7_text_states(%{"type" => "Buffer", "data" => data}) do
+    {:ok, states} = JSON.decode(Base.decode64!(data))
+    states
+  end
+
+  for to <- [:etf, :json] do
+    @to to
+
+    @tag :tmp_dir
+    test "#{to}: 7.x sender keys (a Buffer of JSON text) import, and export writes either shape",
+         %{tmp_dir: tmp} do
+      module = @modules[@to]
+      v6 = folder(Path.join(tmp, "v6"))
+
+      v7 =
+        folder(Path.join(tmp, "v7"), %{
+          @own_v7 => v7_text(v7_states()),
+          @member_v7 => v7_text(v7_member_states())
+        })
+
+      assert {:ok, _} = Tools.import_baileys(v6, Path.join(tmp, "ex6"), to: @to)
+      assert {:ok, report} = Tools.import_baileys(v7, Path.join(tmp, "ex7"), to: @to)
+      assert report.per_type[:"sender-key"] == 2 and report.inexact == []
+      refute Enum.any?(report.unmapped, &String.starts_with?(&1.file, "sender-key-"))
+
+      # The same record as the 6.x list gives, message key included.
+      ex6 = loaded(module, Path.join(tmp, "ex6"))
+      ex7 = loaded(module, Path.join(tmp, "ex7"))
+      own = {:"sender-key", "120363000000000001@g.us::15550002001::0"}
+      assert ex7[own] == ex6[own]
+      assert [%{sender_message_keys: [%{iteration: 3}]}] = ex7[own].sender_key_states
+
+      member = {:"sender-key", "120363000000000001@g.us::15550002002::0"}
+      assert [state] = ex7[member].sender_key_states
+      assert state.sender_key_id == 77 and state.sender_chain_key.seed == bytes(32, 74)
+      assert state.sender_signing_key[:private] == nil
+
+      # Export for 7.x writes 7.x's shape; the default is 6.x's list.
+      ex = Path.join(tmp, "ex7")
+      assert {:ok, out7} = Tools.export_baileys(ex, Path.join(tmp, "js7"), baileys: 7)
+      assert out7.baileys == 7 and out7.inexact == [] and out7.keys == 11
+      assert {:ok, out6} = Tools.export_baileys(ex, Path.join(tmp, "js6"))
+      assert out6.baileys == 6 and out6.inexact == []
+
+      js7 = js_files(Path.join(tmp, "js7"))
+      js6 = js_files(Path.join(tmp, "js6"))
+      assert v7_text_states(js7[@own_v7]) == v7_states()
+      assert v7_text_states(js7[@member_v7]) == v7_member_states()
+      assert js6[@own_v7] == sender_key()
+      assert [%{"senderSigningKey" => signing}] = js6[@member_v7]
+      refute Map.has_key?(signing, "private")
+
+      # Only the sender keys differ between the two exports.
+      assert Map.drop(js7, [@own_v7, @member_v7]) == Map.drop(js6, [@own_v7, @member_v7])
+
+      # The 7.x export imports back to the same terms.
+      assert {:ok, _} =
+               Tools.import_baileys(Path.join(tmp, "js7"), Path.join(tmp, "ex7b"), to: @to)
+
+      assert loaded(module, Path.join(tmp, "ex7b")) == ex7
+    end
+
+    @tag :tmp_dir
+    test "#{to}: a sender-key file of neither version's shape is an error naming it",
+         %{tmp_dir: tmp} do
+      bad = [
+        {"a number", 12},
+        {"a string", "not a record"},
+        {"a Buffer whose text is not JSON", buf("[{\"senderKeyId\":")},
+        {"a Buffer whose JSON is not a list", buf(~s({"senderKeyId":1}))},
+        {"a Buffer of non-UTF-8 bytes", buf(<<255, 254>>)},
+        {"states with a bad byte list",
+         v7_text([put_in(hd(v7_states()), ["senderChainKey", "seed", "data"], [1, 300])])}
+      ]
+
+      for {{what, value}, i} <- Enum.with_index(bad) do
+        src = folder(Path.join(tmp, "js#{i}"), %{@own_v7 => value})
+        dst = Path.join(tmp, "ex#{i}")
+
+        assert {:error, {:invalid_file, @own_v7, _field, _reason}} =
+                 Tools.import_baileys(src, dst, to: @to),
+               what
+
+        refute File.exists?(dst)
+      end
+    end
+  end
+
+  @tag :tmp_dir
+  test "export refuses a Baileys version it does not know, and writes nothing", %{tmp_dir: tmp} do
+    src = folder(Path.join(tmp, "js"))
+    assert {:ok, _} = Tools.import_baileys(src, Path.join(tmp, "ex"))
+
+    for version <- [5, 8, "7", :seven] do
+      assert {:error, {:invalid_baileys_version, ^version}} =
+               Tools.export_baileys(Path.join(tmp, "ex"), Path.join(tmp, "js2"), baileys: version)
+
+      refute File.exists?(Path.join(tmp, "js2"))
+    end
+  end
+
   @tag :tmp_dir
   test "no creds.json, a non-empty target and a missing source are refused", %{tmp_dir: tmp} do
     src = folder(Path.join(tmp, "js"))

@@ -3,6 +3,7 @@ defmodule BaileysEx.Auth.NIF.Tools.MixTasksTest do
   use ExUnit.Case, async: false
 
   alias BaileysEx.Auth.NIF.Test.Fixtures
+  alias BaileysEx.Auth.NIF.Tools.JSON
   alias Mix.Tasks.BaileysExNif.{ExportBaileys, ImportBaileys, Inspect, Migrate, Verify}
 
   setup do
@@ -70,7 +71,22 @@ defmodule BaileysEx.Auth.NIF.Tools.MixTasksTest do
     ExportBaileys.run([ex, js])
     assert_received {:mix_shell, :info, [out]}
     assert out =~ "creds and 39 keys"
+    assert out =~ "for Baileys 6.x"
     assert File.regular?(Path.join(js, "session-15550002003.4.json"))
+
+    js7 = Path.join(tmp, "js7")
+    ExportBaileys.run([ex, js7, "--baileys", "7"])
+    assert_received {:mix_shell, :info, [out]}
+    assert out =~ "for Baileys 7.x: creds and 39 keys"
+    sender_key = "sender-key-120363000000000001@g.us--15550002001--0.json"
+    assert {:ok, %{"type" => "Buffer"}} = JSON.decode(File.read!(Path.join(js7, sender_key)))
+    assert {:ok, [_ | _]} = JSON.decode(File.read!(Path.join(js, sender_key)))
+
+    assert_raise Mix.Error, ~r/--baileys must be 6 or 7/, fn ->
+      ExportBaileys.run([ex, Path.join(tmp, "js8"), "--baileys", "8"])
+    end
+
+    refute File.exists?(Path.join(tmp, "js8"))
 
     assert_raise Mix.Error, ~r/target_not_empty.*nothing was written/, fn ->
       ImportBaileys.run([@baileys_js_sample, ex])

@@ -13,6 +13,14 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.BufferJSON do
   def buffer(bytes) when is_binary(bytes),
     do: %{"type" => "Buffer", "data" => Base.encode64(bytes)}
 
+  @doc """
+  Bytes as Node's own `Buffer#toJSON` (plain `JSON.stringify`) writes them:
+  `{"type":"Buffer","data":[byte, ...]}`.
+  """
+  @spec node_buffer(binary()) :: map()
+  def node_buffer(bytes) when is_binary(bytes),
+    do: %{"type" => "Buffer", "data" => :binary.bin_to_list(bytes)}
+
   @doc "True for an object the BufferJSON reviver turns into a Buffer."
   @spec buffer?(term()) :: boolean()
   def buffer?(%{"type" => "Buffer"}), do: true

@@ -13,7 +13,8 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
 
   @spec run(Path.t(), Path.t(), keyword()) :: {:ok, map()} | {:error, term()}
   def run(source, target, opts) do
-    with {:ok, report} <- Verify.run(source, Keyword.take(opts, [:backend])),
+    with {:ok, version} <- version(Keyword.get(opts, :baileys, 6)),
+         {:ok, report} <- Verify.run(source, Keyword.take(opts, [:backend])),
          :ok <- usable(report),
          {:ok, names} <- list(source),
          {:ok, index} <- index(source, names, report.backend),
@@ -22,14 +23,23 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
       keys = Layout.key_files(names, index, from)
 
       Staging.run(target, Keyword.get(opts, :force, false), "exporting", fn staging ->
-        build(source, from, state, keys, staging)
+        build(source, from, state, keys, staging, version)
       end)
       |> case do
-        {:ok, result} -> {:ok, Map.merge(result, %{source: source, target: target, from: from})}
-        error -> error
+        {:ok, result} ->
+          {:ok,
+           Map.merge(result, %{source: source, target: target, from: from, baileys: version})}
+
+        error ->
+          error
       end
     end
   end
+
+  # The Baileys JS major version whose shapes are written; 6 is npm's
+  # `latest`, 7 its release candidates.
+  defp version(version) when version in [6, 7], do: {:ok, version}
+  defp version(other), do: {:error, {:invalid_baileys_version, other}}
 
   defp usable(%{status: :damaged} = report), do: {:error, {:source_damaged, report}}
   defp usable(_report), do: :ok
@@ -78,10 +88,10 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
     end
   end
 
-  defp build(source, from, state, keys, staging) do
+  defp build(source, from, state, keys, staging, version) do
     with {:ok, creds_dropped} <- write_creds(state, staging),
          {:ok, local_identity} <- local_identity(state),
-         {:ok, acc} <- write_keys(source, from, keys, staging),
+         {:ok, acc} <- write_keys(source, from, keys, staging, version),
          {:ok, inexact} <- read_back(staging, state, acc.written, local_identity) do
       {:ok,
        %{
@@ -108,7 +118,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
 
   defp local_identity(_state), do: {:error, {:invalid_credentials_data, :signed_identity_key}}
 
-  defp write_keys(source, from, keys, staging) do
+  defp write_keys(source, from, keys, staging, version) do
     acc0 = %{per_type: %{}, unmapped: [], written: []}
 
     Enum.reduce_while(keys, {:ok, acc0}, fn {file, type, ids}, {:ok, acc} ->
@@ -116,7 +126,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
         with {:ok, bytes} <- read(Path.join(source, file)),
              {:ok, value} <- decode(file, from, {:key, type}, bytes) do
           Enum.reduce_while(ids, {:ok, acc}, fn id, {:ok, acc} ->
-            case write_key(type, id, value, staging) do
+            case write_key(type, id, value, staging, version) do
               {:ok, name, dropped} ->
                 {:cont,
                  {:ok,
@@ -140,10 +150,11 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Export do
     end)
   end
 
-  defp write_key(type, id, value, staging) do
+  defp write_key(type, id, value, staging, version) do
     name = Folder.file(type, id)
+    convert = &Keys.to_js(type, &1, version)
 
-    with {:ok, js, dropped} <- to_js(name, {:key, type}, value, &Keys.to_js(type, &1)),
+    with {:ok, js, dropped} <- to_js(name, {:key, type}, value, convert),
          js = Extras.put_js(type, value, js),
          :ok <- Staging.write(Path.join(staging, name), JSON.encode(js)),
          do: {:ok, name, dropped}

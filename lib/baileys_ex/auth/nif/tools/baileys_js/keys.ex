@@ -8,7 +8,7 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Keys do
 
   import BaileysEx.Auth.NIF.Tools.BaileysJS.Convert
 
-  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{Session, SenderKey}
+  alias BaileysEx.Auth.NIF.Tools.BaileysJS.{BufferJSON, Session, SenderKey}
 
   @doc "A JS key value to BaileysEx's JSON for `type`; `ctx` holds `:local_identity`."
   @spec to_ex(atom(), term(), map()) :: term()
@@ -52,12 +52,17 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Keys do
 
   def to_ex(_type, js, _ctx), do: js
 
-  @doc "BaileysEx's JSON for `type` (as the NIF writes it) to the JS value."
-  @spec to_js(atom(), term()) :: term()
-  def to_js(:session, ex), do: Session.to_js(object(ex, []))
-  def to_js(:"sender-key", ex), do: SenderKey.to_js(object(ex, []))
+  @doc """
+  BaileysEx's JSON for `type` (as the NIF writes it) to the JS value that
+  Baileys `version` (6 or 7) stores. Only sender keys differ between them.
+  """
+  @spec to_js(atom(), term(), 6 | 7) :: term()
+  def to_js(:"sender-key", ex, version), do: SenderKey.to_js(object(ex, []), version)
+  def to_js(type, ex, _version), do: to_js(type, ex)
 
-  def to_js(:"pre-key", ex) do
+  defp to_js(:session, ex), do: Session.to_js(object(ex, []))
+
+  defp to_js(:"pre-key", ex) do
     ex = object(ex, [])
 
     %{
@@ -67,12 +72,12 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Keys do
   end
 
   # BaileysEx also stores a bare binary here (the form its receiver writes).
-  def to_js(:"app-state-sync-key", %{"key_data" => data}),
+  defp to_js(:"app-state-sync-key", %{"key_data" => data}),
     do: %{"keyData" => base64(data, ["key_data"])}
 
-  def to_js(:"app-state-sync-key", data), do: %{"keyData" => base64(data, [])}
+  defp to_js(:"app-state-sync-key", data), do: %{"keyData" => base64(data, [])}
 
-  def to_js(:"app-state-sync-version", ex) do
+  defp to_js(:"app-state-sync-version", ex) do
     ex = object(ex, [])
 
     %{
@@ -85,18 +90,23 @@ defmodule BaileysEx.Auth.NIF.Tools.BaileysJS.Keys do
     }
   end
 
-  # Baileys holds the token as a Buffer, while BaileysEx's JSON writes a
-  # printable binary as text; senderTimestamp is null in BaileysEx when it
-  # has none, and Baileys leaves the field out.
-  def to_js(:tctoken, %{} = ex) do
-    case ex do
-      %{"token" => token} when is_binary(token) ->
-        compact(Map.put(ex, "token", %{"type" => "Buffer", "data" => Base.encode64(token)}))
-
-      _other ->
-        compact(ex)
-    end
+  # Baileys 7 types it `{token: Buffer, timestamp?: string}` (the
+  # notification's `t` attribute). BaileysEx's JSON writes a printable token
+  # as text, so it is made a Buffer again; an integer timestamp becomes
+  # decimal text. BaileysEx's senderTimestamp is kept (Baileys reads only
+  # the two fields), and left out when null, as Baileys leaves out fields.
+  defp to_js(:tctoken, %{} = ex) do
+    ex
+    |> Map.update("token", nil, fn
+      token when is_binary(token) -> BufferJSON.buffer(token)
+      other -> other
+    end)
+    |> Map.update("timestamp", nil, fn
+      ts when is_integer(ts) -> Integer.to_string(ts)
+      other -> other
+    end)
+    |> compact()
   end
 
-  def to_js(_type, ex), do: ex
+  defp to_js(_type, ex), do: ex
 end
