@@ -18,38 +18,15 @@ export const LIBSIGNAL_VERSION = baileysRequire('libsignal/package.json').versio
 
 const { BufferJSON } = Baileys
 
-export { quietConsole, fail, usage } from './script.mjs'
-
-// A pino-shaped logger that drops everything (Baileys only calls these).
-export const silentLogger = {
-  level: 'silent',
-  trace () {},
-  debug () {},
-  info () {},
-  warn () {},
-  error () {},
-  fatal () {},
-  child () { return silentLogger }
-}
+import { preKeyBundle } from './script.mjs'
+export { quietConsole, fail, usage, silentLogger } from './script.mjs'
 
 export const toJSONText = (value) => JSON.stringify(value, BufferJSON.replacer, 2)
 export const fromJSONText = (text) => JSON.parse(text, BufferJSON.reviver)
 
-// The pre-key bundle the server would hand out for the device: what a peer
-// needs to open a session with it, from the folder's creds and one pre-key.
-export function deviceBundle (creds, preKeyId, preKey) {
-  const { generateSignalPubKey } = Baileys
-  return {
-    registrationId: creds.registrationId,
-    identityKey: generateSignalPubKey(creds.signedIdentityKey.public),
-    signedPreKey: {
-      keyId: creds.signedPreKey.keyId,
-      publicKey: generateSignalPubKey(creds.signedPreKey.keyPair.public),
-      signature: creds.signedPreKey.signature
-    },
-    preKey: { keyId: preKeyId, publicKey: generateSignalPubKey(preKey.public) }
-  }
-}
+// The device's pre-key bundle, with this Baileys' key prefixing.
+export const deviceBundle = (creds, preKeyId, preKey) =>
+  preKeyBundle(Baileys.generateSignalPubKey, creds, preKeyId, preKey)
 
 // One local peer: its own identity, signed pre-key and pre-keys, and the
 // sessions and sender keys it has built, held as libsignal's serialised forms

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import * as Baileys from 'baileys'
 import { makeLibSignalRepository } from 'baileys/lib/Signal/libsignal.js'
-import { quietConsole, fail, usage } from '../baileys_js/script.mjs'
+import { quietConsole, fail, usage, silentLogger, preKeyBundle } from '../baileys_js/script.mjs'
 import { madeUpPairSuccess } from '../baileys_js/pairing.mjs'
 
 const {
@@ -29,17 +29,6 @@ const BAILEYS_VERSION = require('baileys/package.json').version
 const DEVICE = { id: '15550001000:7@s.whatsapp.net', lid: '100000000000007:7@lid' }
 const PEER = { id: '15550002001:0@s.whatsapp.net', lid: '100000000002001:0@lid' }
 const GROUP = '120363000000000001@g.us'
-
-const silentLogger = {
-  level: 'silent',
-  trace () {},
-  debug () {},
-  info () {},
-  warn () {},
-  error () {},
-  fatal () {},
-  child () { return silentLogger }
-}
 
 // A device as 7.x's socket holds it: the folder's creds and keys, the keys
 // with 7.x's transaction layer, and the libsignal repository over them.
@@ -78,19 +67,9 @@ async function main () {
   await peer.keys.set({ 'pre-key': { 5: peerPreKey } })
 
   // A session: the device starts one from the peer's bundle and writes.
-  const { signedIdentityKey, signedPreKey, registrationId } = peer.creds
   await me.repo.injectE2ESession({
     jid: PEER.id,
-    session: {
-      registrationId,
-      identityKey: generateSignalPubKey(signedIdentityKey.public),
-      signedPreKey: {
-        keyId: signedPreKey.keyId,
-        publicKey: generateSignalPubKey(signedPreKey.keyPair.public),
-        signature: signedPreKey.signature
-      },
-      preKey: { keyId: 5, publicKey: generateSignalPubKey(peerPreKey.public) }
-    }
+    session: preKeyBundle(generateSignalPubKey, peer.creds, 5, peerPreKey)
   })
   const hello = await me.repo.encryptMessage({ jid: PEER.id, data: Buffer.from('hello peer') })
   const heard = await peer.repo.decryptMessage({ jid: DEVICE.id, ...hello })
