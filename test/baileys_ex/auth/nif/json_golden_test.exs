@@ -76,20 +76,18 @@ defmodule BaileysEx.Auth.NIF.JsonGoldenTest do
   end
 
   describe "interoperation with the pure-Elixir twin of the original" do
-    @tag :tmp_dir
-    test "the baseline reads what we write with equal terms", %{tmp_dir: tmp_dir} do
-      dir = Golden.replay(Persistence, Path.join(tmp_dir, "ours"))
+    for {title, writer, reader} <- [
+          {"the baseline reads what we write with equal terms", Persistence, Baseline},
+          {"we read what the baseline writes with equal terms", Baseline, Persistence}
+        ] do
+      @tag :tmp_dir
+      @tag writer: writer, reader: reader
+      test title, %{tmp_dir: tmp_dir, writer: writer, reader: reader} do
+        dir = Golden.replay(writer, Path.join(tmp_dir, "written"))
 
-      Golden.assert_loads(Baseline, dir, Fixtures.expected_json())
-      assert Baseline.list_persisted_keys(dir) == {:ok, Fixtures.expected_index().json}
-    end
-
-    @tag :tmp_dir
-    test "we read what the baseline writes with equal terms", %{tmp_dir: tmp_dir} do
-      dir = Golden.replay(Baseline, Path.join(tmp_dir, "baseline"))
-
-      Golden.assert_loads(Persistence, dir, Fixtures.expected_json())
-      assert Persistence.list_persisted_keys(dir) == {:ok, Fixtures.expected_index().json}
+        Golden.assert_loads(reader, dir, Fixtures.expected_json())
+        assert reader.list_persisted_keys(dir) == {:ok, Fixtures.expected_index().json}
+      end
     end
 
     @tag :tmp_dir
