@@ -61,6 +61,6 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJSCase do
   @doc "The names and bytes of the files in `dir`."
   @spec files(Path.t()) :: %{String.t() => binary()}
   def files(dir) when is_binary(dir) do
-    dir |> File.ls!() |> Map.new(&{&1, File.read!(Path.join(dir, &1))})
+    BaileysEx.Auth.NIF.Test.DirSnapshot.take(dir)
   end
 end

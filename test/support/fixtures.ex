@@ -24,6 +24,11 @@ defmodule BaileysEx.Auth.NIF.Test.Fixtures do
   @spec expected_json() :: %{creds: struct(), keys: map()}
   def expected_json, do: read_term("expected_json.etf")
 
+  @doc "What loading the fixture dir of backend `kind` returns: `expected/0` or `expected_json/0`."
+  @spec expected(:etf | :json) :: %{creds: struct(), keys: map()}
+  def expected(:etf), do: expected()
+  def expected(:json), do: expected_json()
+
   @doc "`%{json: index, etf: index}` as `list_persisted_keys/1` returned for each dir."
   @spec expected_index() :: %{json: map(), etf: map()}
   def expected_index, do: read_term("expected_index.etf")

@@ -3,8 +3,11 @@ defmodule BaileysEx.Auth.NIF.Test.FreshVM do
   Builds what a fresh VM needs to load only this application's own code:
   a copy of its ebin holding just the modules compiled from `lib/` (no
   stand-ins, no test support), laid out as `<app>/ebin` next to a link to the
-  real `priv/`, so the NIF library is found as usual.
+  real `priv/`, so the NIF library is found as usual; and runs a script in
+  such a VM.
   """
+
+  import ExUnit.Assertions
 
   @app :baileys_ex_nif_persistence
 
@@ -30,6 +33,38 @@ defmodule BaileysEx.Auth.NIF.Test.FreshVM do
     priv = @app |> :code.priv_dir() |> to_string()
     File.ln_s!(priv, Path.join(app_dir, "priv"))
     ebin
+  end
+
+  @doc """
+  Creates the lib-only ebin under `tmp_dir`, asserts that it holds `module`
+  and not BaileysEx's own `BaileysEx.Auth.State`, and returns its path.
+  """
+  @spec lib_only_ebin(Path.t(), module()) :: Path.t()
+  def lib_only_ebin(tmp_dir, module) when is_binary(tmp_dir) and is_atom(module) do
+    ebin = lib_only_ebin(tmp_dir)
+    assert File.exists?(Path.join(ebin, "#{module}.beam"))
+    refute File.exists?(Path.join(ebin, "Elixir.BaileysEx.Auth.State.beam"))
+    ebin
+  end
+
+  @doc """
+  Runs `script` with `args` in a new `elixir` that sees `ebin` and no
+  inherited code paths or emulator flags, in `tmp_dir`; asserts that it
+  exits with status 0 and returns its output and the output's lines.
+  """
+  @spec run!(Path.t(), Path.t(), String.t(), [String.t()]) :: {String.t(), [String.t()]}
+  def run!(tmp_dir, ebin, script, args) when is_binary(script) and is_list(args) do
+    {output, status} =
+      System.cmd(
+        System.find_executable("elixir"),
+        ["-pa", ebin, "-e", script | args],
+        cd: tmp_dir,
+        stderr_to_stdout: true,
+        env: [{"ERL_LIBS", nil}, {"ERL_AFLAGS", nil}, {"ERL_ZFLAGS", nil}]
+      )
+
+    assert status == 0, output
+    {output, String.split(output, "\n", trim: true)}
   end
 
   defp compiled_from?(beam_path, lib_root) do

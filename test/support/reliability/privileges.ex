@@ -7,6 +7,8 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.Privileges do
   reason.
   """
 
+  import ExUnit.Assertions, only: [assert: 1]
+
   alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, SubVM}
 
   @doc "`nil` if a tmpfs can be mounted, remounted read-only and unmounted."
@@ -55,6 +57,23 @@ defmodule BaileysEx.Auth.NIF.Test.Reliability.Privileges do
   def mount_tmpfs(dir, size) do
     File.mkdir_p!(dir)
     cmd("mount", ["-t", "tmpfs", "-o", "size=#{size},mode=0755", "tmpfs", dir])
+  end
+
+  @doc """
+  Mounts a tmpfs of `size` on a fresh scratch directory named for `label`,
+  unmounted and removed when the calling test exits; returns its path.
+  """
+  @spec tmpfs!(String.t(), String.t()) :: Path.t()
+  def tmpfs!(label, size) when is_binary(label) and is_binary(size) do
+    dir = scratch_dir(label)
+
+    ExUnit.Callbacks.on_exit(fn ->
+      unmount(dir)
+      File.rm_rf(dir)
+    end)
+
+    assert :ok = mount_tmpfs(dir, size)
+    dir
   end
 
   @doc "Remounts the tmpfs on `dir` read-only."

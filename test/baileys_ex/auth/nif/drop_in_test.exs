@@ -227,6 +227,7 @@ defmodule BaileysEx.Auth.NIF.DropInDefaultPathTest do
 
   alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
+  alias BaileysEx.Auth.NIF.Test.DirSnapshot
   alias BaileysEx.Auth.NIF.Test.KeyStoreDispatch
   alias BaileysEx.Auth.NIF.Test.Parity
 
@@ -289,7 +290,7 @@ defmodule BaileysEx.Auth.NIF.DropInDefaultPathTest do
 
         assert m.list_persisted_keys(configured) == m.list_persisted_keys(explicit)
         assert m.list_persisted_keys(nil) == m.list_persisted_keys(explicit)
-        assert dir_contents(configured) == dir_contents(explicit)
+        assert DirSnapshot.take(configured) == DirSnapshot.take(explicit)
 
         assert {:ok, auth} = apply(m, helper, [])
         assert auth.state == state
@@ -346,12 +347,6 @@ defmodule BaileysEx.Auth.NIF.DropInDefaultPathTest do
         assert File.exists?(Path.join(other, "pre-key-8" <> ext))
         refute File.exists?(Path.join(configured, "pre-key-8" <> ext))
       end
-    end
-  end
-
-  defp dir_contents(dir) do
-    for name <- Enum.sort(File.ls!(dir)), into: %{} do
-      {name, File.read!(Path.join(dir, name))}
     end
   end
 end

@@ -11,10 +11,14 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
   alias BaileysEx.Auth.NIF.FilePersistence, as: Persistence
   alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
+  alias BaileysEx.Auth.NIF.Test.DirSnapshot
+  alias BaileysEx.Auth.NIF.Test.FreshVM
   alias BaileysEx.Auth.NIF.Test.Parity
   alias BaileysEx.Auth.State
   alias BaileysEx.Protocol.Proto.ADVSignedDeviceIdentity
   alias BaileysEx.Signal.SessionRecord
+
+  import BaileysEx.Auth.NIF.Test.Golden, only: [decode_json!: 1]
 
   @manifest Backends.fetch!(:json).manifest_file
 
@@ -365,12 +369,12 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     test "a rejected save leaves the stored credentials untouched", %{tmp_dir: tmp_dir} do
       stored = json_state(58)
       assert :ok = Persistence.save_credentials(tmp_dir, stored)
-      before = dir_contents(tmp_dir)
+      before = DirSnapshot.take(tmp_dir)
 
       assert {:error, {:invalid_additional_data, _}} =
                Persistence.save_credentials(tmp_dir, %{stored | additional_data: %{k: 1}})
 
-      assert dir_contents(tmp_dir) == before
+      assert DirSnapshot.take(tmp_dir) == before
       assert {:ok, ^stored} = Persistence.load_credentials(tmp_dir)
     end
   end
@@ -720,7 +724,7 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
       assert :ok = Persistence.save_keys(dir, :session, "16268980123.0", record)
       expected_path = Path.join(tmp_dir, "expected.etf")
       File.write!(expected_path, :erlang.term_to_binary({state, record}))
-      ebin = lib_only_ebin(tmp_dir)
+      ebin = FreshVM.lib_only_ebin(tmp_dir, Persistence)
 
       script = """
       [dir, expected_path] = System.argv()
@@ -751,17 +755,7 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
       IO.puts("DONE")
       """
 
-      {output, status} =
-        System.cmd(
-          System.find_executable("elixir"),
-          ["-pa", ebin, "-e", script, dir, expected_path],
-          cd: tmp_dir,
-          stderr_to_stdout: true,
-          env: [{"ERL_LIBS", nil}, {"ERL_AFLAGS", nil}, {"ERL_ZFLAGS", nil}]
-        )
-
-      assert status == 0, output
-      lines = String.split(output, "\n", trim: true)
+      {output, lines} = FreshVM.run!(tmp_dir, ebin, script, [dir, expected_path])
 
       assert "STATE_LOADED false" in lines, output
       assert "HELPER true" in lines, output
@@ -773,7 +767,7 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
 
   defp assert_all_calls_fail(dir, reason) do
     error = {:error, reason}
-    before = dir_contents(dir)
+    before = DirSnapshot.take(dir)
 
     assert Persistence.load_credentials(dir) == error
     assert Persistence.save_credentials(dir, json_state(190)) == error
@@ -783,7 +777,7 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
     assert Persistence.list_persisted_keys(dir) == error
     assert Persistence.use_multi_file_auth_state(dir) == error
 
-    assert dir_contents(dir) == before
+    assert DirSnapshot.take(dir) == before
   end
 
   # DeterministicAuth leaves the optional message-key fields out; the JSON
@@ -826,32 +820,4 @@ defmodule BaileysEx.Auth.NIF.FilePersistenceTest do
   defp all_keys_are_strings?(_other), do: true
 
   defp read_json(dir, name), do: dir |> Path.join(name) |> File.read!() |> decode_json!()
-
-  # JSON read independently of the module under test: OTP's own `:json` where
-  # the VM has it (OTP 27+), else the test-support codec.
-  if Code.ensure_loaded?(:json) do
-    defp decode_json!(text) do
-      {term, :ok, rest} = :json.decode(text, :ok, %{null: nil})
-      "" = String.trim(rest)
-      term
-    end
-  else
-    defp decode_json!(text) do
-      {:ok, term} = JSONCodec.decode(text)
-      term
-    end
-  end
-
-  defp dir_contents(dir) do
-    for name <- File.ls!(dir), into: %{} do
-      {name, File.read!(Path.join(dir, name))}
-    end
-  end
-
-  defp lib_only_ebin(tmp_dir) do
-    ebin = BaileysEx.Auth.NIF.Test.FreshVM.lib_only_ebin(tmp_dir)
-    assert File.exists?(Path.join(ebin, "Elixir.BaileysEx.Auth.NIF.FilePersistence.beam"))
-    refute File.exists?(Path.join(ebin, "Elixir.BaileysEx.Auth.State.beam"))
-    ebin
-  end
 end

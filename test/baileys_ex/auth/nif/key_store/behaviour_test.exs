@@ -119,17 +119,7 @@ defmodule BaileysEx.Auth.NIF.KeyStore.BehaviourTest do
 
       test "transactions on one key string run one at a time, waiters in arrival order", ctx do
         %{store: store} = ctx
-        parent = self()
-
-        holder =
-          Task.async(fn ->
-            Store.transaction(store, "session:alice", fn _tx ->
-              send(parent, :holding)
-              assert_receive :release
-            end)
-          end)
-
-        assert_receive :holding
+        holder = hold(store, "session:alice")
 
         waiters =
           for n <- 1..3 do
@@ -146,17 +136,7 @@ defmodule BaileysEx.Auth.NIF.KeyStore.BehaviourTest do
 
       test "transactions on different key strings do not wait for each other", ctx do
         %{store: store} = ctx
-        parent = self()
-
-        holder =
-          Task.async(fn ->
-            Store.transaction(store, "session:alice", fn _tx ->
-              send(parent, :holding)
-              assert_receive :release
-            end)
-          end)
-
-        assert_receive :holding
+        holder = hold(store, "session:alice")
         assert append(store, "session:bob", "bob", 1) == :ok
         assert Store.get(store, :"device-list", ["bob"]) == %{"bob" => ["1"]}
         send(holder.pid, :release)
@@ -289,6 +269,24 @@ defmodule BaileysEx.Auth.NIF.KeyStore.BehaviourTest do
         assert Store.get(store, :session, ["tx"]) == %{"tx" => Contract.value(:session, 5)}
       end
     end
+  end
+
+  # A task in a transaction on `key` until it is sent `:release`; returns
+  # once the transaction holds the key.
+  defp hold(store, key) do
+    parent = self()
+
+    holder =
+      Task.async(fn ->
+        Store.transaction(store, key, fn _tx ->
+          send(parent, {:holding, self()})
+          assert_receive :release
+        end)
+      end)
+
+    holder_pid = holder.pid
+    assert_receive {:holding, ^holder_pid}
+    holder
   end
 
   # Appends `n` to the device list `id` in a transaction on `key`.

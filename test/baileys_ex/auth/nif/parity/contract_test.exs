@@ -11,6 +11,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
 
   alias BaileysEx.Auth.NIF.Test.Backends
   alias BaileysEx.Auth.NIF.Test.DeterministicAuth
+  alias BaileysEx.Auth.NIF.Test.DirSnapshot
   alias BaileysEx.Auth.NIF.Test.Fixtures
   alias BaileysEx.Auth.NIF.Test.KeyStoreDispatch
   alias BaileysEx.Auth.NIF.Test.Parity
@@ -205,8 +206,8 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
       test "the fixture directory written by BaileysEx loads back", ctx do
         %{impl: impl, kind: kind, tmp_dir: tmp} = ctx
         dir = Fixtures.copy_to_tmp(kind, tmp)
-        expected = if kind == :etf, do: Fixtures.expected(), else: Fixtures.expected_json()
-        before = dir_contents(dir)
+        expected = Fixtures.expected(kind)
+        before = DirSnapshot.take(dir)
 
         assert impl.load_credentials(dir) == {:ok, expected.creds}
         assert map_size(expected.keys) > 20
@@ -217,7 +218,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
         end
 
         assert impl.list_persisted_keys(dir) == {:ok, Map.fetch!(Fixtures.expected_index(), kind)}
-        assert dir_contents(dir) == before
+        assert DirSnapshot.take(dir) == before
       end
 
       test "saving a key again replaces it; integer ids are saved under to_string", ctx do
@@ -697,7 +698,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
     File.mkdir_p!(dir)
     File.write!(Path.join(dir, backend.manifest_file), Parity.encode_manifest(kind, manifest))
 
-    before = dir_contents(dir)
+    before = DirSnapshot.take(dir)
     expected = {:error, error.(impl)}
 
     calls = [
@@ -714,7 +715,7 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
       assert call.() == expected, "#{name} on #{inspect(manifest)}"
     end
 
-    assert dir_contents(dir) == before
+    assert DirSnapshot.take(dir) == before
   end
 
   defp session_without_pending(base_key) do
@@ -737,8 +738,4 @@ defmodule BaileysEx.Auth.NIF.Parity.ContractTest do
     do: assert(File.read!(path) == :erlang.term_to_binary(value))
 
   defp assert_stored(:json, path, value), do: assert(Parity.decode_json_file!(path) == value)
-
-  defp dir_contents(dir) do
-    dir |> File.ls!() |> Map.new(&{&1, File.read!(Path.join(dir, &1))})
-  end
 end

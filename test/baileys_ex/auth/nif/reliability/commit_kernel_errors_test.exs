@@ -13,6 +13,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.CommitKernelErrorsTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, Privileges}
+  alias BaileysEx.Auth.NIF.Test.DirSnapshot
 
   @moduletag timeout: 300_000
   @type_atom :"device-list"
@@ -21,27 +22,15 @@ defmodule BaileysEx.Auth.NIF.Reliability.CommitKernelErrorsTest do
 
   if @mount_problem, do: IO.puts("\ncommit kernel errors: skipped: #{@mount_problem}")
 
-  defp tmpfs(label, size) do
-    dir = Privileges.scratch_dir(label)
-
-    on_exit(fn ->
-      Privileges.unmount(dir)
-      File.rm_rf(dir)
-    end)
-
-    assert :ok = Privileges.mount_tmpfs(dir, size)
-    dir
-  end
-
   if @mount_problem, do: @tag(skip: @mount_problem)
   @tag :root
   test "a commit that does not fit answers :enospc and changes nothing" do
     for backend <- Backend.all() do
-      dir = Path.join(tmpfs("commit-enospc", "64k"), "auth")
+      dir = Path.join(Privileges.tmpfs!("commit-enospc", "64k"), "auth")
       m = backend.module
       small = for id <- ["a", "b"], into: %{}, do: {id, Backend.key_value(backend, id, 1)}
       assert :ok = m.commit(dir, %{@type_atom => small}, credentials: Backend.creds(1))
-      before = snapshot(dir)
+      before = DirSnapshot.take(dir)
 
       # Each value fits the disk alone; together they do not.
       pad = String.duplicate("x", 25_000)
@@ -50,7 +39,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.CommitKernelErrorsTest do
       assert :ok = m.save_keys(alone, @type_atom, "a", values["a"])
       File.rm_rf!(alone)
       assert m.commit(dir, %{@type_atom => Map.put(values, "b", nil)}) == {:error, :enospc}
-      assert snapshot(dir) == before
+      assert DirSnapshot.take(dir) == before
       assert m.load_many(dir, @type_atom, ["a", "b", "c"]) == {:ok, small}
 
       # Space enough again, the same directory commits.
@@ -69,12 +58,12 @@ defmodule BaileysEx.Auth.NIF.Reliability.CommitKernelErrorsTest do
   @tag :root
   test "a commit on a read-only filesystem answers :erofs and changes nothing" do
     for backend <- Backend.all() do
-      mount = tmpfs("commit-erofs", "1m")
+      mount = Privileges.tmpfs!("commit-erofs", "1m")
       dir = Path.join(mount, "auth")
       m = backend.module
       old = %{"a" => Backend.key_value(backend, "a", 1)}
       assert :ok = m.commit(dir, %{@type_atom => old}, credentials: Backend.creds(1))
-      before = snapshot(dir)
+      before = DirSnapshot.take(dir)
       assert :ok = Privileges.remount_read_only(mount)
 
       for changes <- [
@@ -87,16 +76,12 @@ defmodule BaileysEx.Auth.NIF.Reliability.CommitKernelErrorsTest do
 
       assert m.commit(dir, %{}, credentials: Backend.creds(2)) == {:error, :erofs}
       assert m.commit(Path.join(mount, "new"), %{@type_atom => old}) == {:error, :erofs}
-      assert snapshot(dir) == before
+      assert DirSnapshot.take(dir) == before
       assert m.load_many(dir, @type_atom, ["a", "b"]) == {:ok, old}
 
       IO.puts(
         "\ncommit kernel errors: #{backend.name}: EROFS -> {:error, :erofs}, nothing changed"
       )
     end
-  end
-
-  defp snapshot(dir) do
-    for name <- File.ls!(dir), into: %{}, do: {name, File.read!(Path.join(dir, name))}
   end
 end

@@ -13,6 +13,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.KernelErrorsTest do
   use ExUnit.Case, async: true
 
   alias BaileysEx.Auth.NIF.Test.Reliability.{Backend, Privileges, SubVM}
+  alias BaileysEx.Auth.NIF.Test.DirSnapshot
 
   @moduletag timeout: 900_000
   @type_atom :"device-list"
@@ -25,23 +26,11 @@ defmodule BaileysEx.Auth.NIF.Reliability.KernelErrorsTest do
     IO.puts("\nkernel errors: skipping the #{name} tests: #{problem}")
   end
 
-  defp tmpfs(label, size) do
-    dir = Privileges.scratch_dir(label)
-
-    on_exit(fn ->
-      Privileges.unmount(dir)
-      File.rm_rf(dir)
-    end)
-
-    assert :ok = Privileges.mount_tmpfs(dir, size)
-    dir
-  end
-
   if @mount_problem, do: @tag(skip: @mount_problem)
   @tag :root
   test "a full disk answers :enospc and keeps the previous data", _context do
     for backend <- Backend.all() do
-      dir = Path.join(tmpfs("enospc", "64k"), "auth")
+      dir = Path.join(Privileges.tmpfs!("enospc", "64k"), "auth")
       m = backend.module
       small = Backend.key_value(backend, "a", 1)
       assert :ok = m.save_keys(dir, @type_atom, "a", small)
@@ -76,7 +65,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.KernelErrorsTest do
   @tag :root
   test "a read-only filesystem answers :erofs and keeps the previous data", _context do
     for backend <- Backend.all() do
-      mount = tmpfs("erofs", "1m")
+      mount = Privileges.tmpfs!("erofs", "1m")
       dir = Path.join(mount, "auth")
       m = backend.module
       old = Backend.key_value(backend, "a", 1)
@@ -118,7 +107,7 @@ defmodule BaileysEx.Auth.NIF.Reliability.KernelErrorsTest do
       assert :ok = m.save_keys(dir, @type_atom, "a", old)
       assert :ok = m.save_credentials(dir, Backend.creds(1))
       File.chmod!(dir, 0o755)
-      before = dir_contents(dir)
+      before = DirSnapshot.take(dir)
 
       {status, lines} =
         SubVM.run(
@@ -143,15 +132,11 @@ defmodule BaileysEx.Auth.NIF.Reliability.KernelErrorsTest do
       assert Backend.check_creds(creds) == {:ok, 1}
       assert {:ok, %{"device-list": ["a"]}} = results.list
 
-      assert dir_contents(dir) == before, "nothing changed on disk"
+      assert DirSnapshot.take(dir) == before, "nothing changed on disk"
 
       IO.puts(
         "\nkernel errors: #{backend.name}: writes as #{@user} -> {:error, :eacces}, data kept"
       )
     end
-  end
-
-  defp dir_contents(dir) do
-    for name <- File.ls!(dir), into: %{}, do: {name, File.read!(Path.join(dir, name))}
   end
 end
