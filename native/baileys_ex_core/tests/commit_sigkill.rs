@@ -14,6 +14,7 @@
 //! `A ...` once it returned; lines on a pipe survive the writer's death.
 
 mod commit_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
