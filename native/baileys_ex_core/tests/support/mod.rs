@@ -1,9 +1,10 @@
 //! Shared by the store's integration tests: a store over any filesystem, a
 //! seeded generator, directory snapshots and manifest decoding; fault plans
-//! live in the submodule.
+//! and the SIGKILL writer harness live in the submodules.
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod writer;
 
 use std::collections::BTreeMap;
 use std::path::Path;
