@@ -73,16 +73,16 @@ struct Baseline {
     after: Snapshot,
 }
 
-fn baseline(spec: &'static BackendSpec) -> Baseline {
+/// A fault-free commit of `ops` on the directory `history` makes: the
+/// calls made and the directory before and after.
+fn baseline(spec: &'static BackendSpec, ops: &[Op]) -> Baseline {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("auth");
     prepare(spec, &dir, &history());
     let before = snapshot(&dir);
     let fs = FaultFs::new();
     fs.fail_nth(u64::MAX, &[], 0);
-    store(spec, &fs)
-        .commit(&dir, &mutations(&commit_ops()))
-        .unwrap();
+    store(spec, &fs).commit(&dir, &mutations(ops)).unwrap();
     Baseline {
         log: fs.log(),
         before,
@@ -136,7 +136,7 @@ fn clean(spec: &BackendSpec, what: &str, snap: &Snapshot) {
 fn every_call_of_a_commit_fails_safely_and_recovery_completes_it() {
     let (mut faults, mut before_point, mut after_point) = (0, 0, 0);
     for spec in [&ETF, &JSON] {
-        let base = baseline(spec);
+        let base = baseline(spec, &commit_ops());
         assert_ne!(base.before, base.after);
         for fault in every_fault(&base.log, OP_SETS) {
             // `_tmp` is bound, not `..`-ed, to keep the directory alive.
@@ -205,14 +205,7 @@ fn every_call_of_a_lone_replace_fails_safely() {
     )];
     let mut faults = 0;
     for spec in [&ETF, &JSON] {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("auth");
-        prepare(spec, &dir, &history());
-        let before = snapshot(&dir);
-        let fs = FaultFs::new();
-        fs.fail_nth(u64::MAX, &[], 0);
-        store(spec, &fs).commit(&dir, &mutations(&lone)).unwrap();
-        let (log, after) = (fs.log(), snapshot(&dir));
+        let Baseline { log, before, after } = baseline(spec, &lone);
         assert_ne!(before, after);
         assert!(
             !log.contains(&FsOp::SyncFs),
@@ -260,7 +253,7 @@ fn interrupted(spec: &'static BackendSpec, dir: &Path) {
 fn every_call_of_a_recovery_fails_safely_and_a_second_one_completes() {
     let mut faults = 0;
     for spec in [&ETF, &JSON] {
-        let base = baseline(spec);
+        let base = baseline(spec, &commit_ops());
         let tmp = tempfile::tempdir().unwrap();
         let probe = tmp.path().join("probe");
         interrupted(spec, &probe);

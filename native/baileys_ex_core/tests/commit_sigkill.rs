@@ -18,14 +18,14 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baileys_ex_core::commit::Mutation;
 use baileys_ex_core::directory::{Registry, CACHE_BUDGET_BYTES};
 use baileys_ex_core::fs::RealFs;
 use baileys_ex_core::layout::{BackendSpec, ETF, JSON};
 use commit_support::{has_record, snapshot};
-use support::writer::{checked_value, parse_checked, say, Writer};
+use support::writer::{checked_value, parse_checked, say, write_until_killed, Writer};
 use support::{decode_manifest, seed, store, temps, Rng};
 
 const CHILD_ENV: &str = "BAILEYS_EX_COMMIT_CRASH_CHILD";
@@ -149,13 +149,7 @@ fn child_committer() {
     let spec = SPECS[parts.next().unwrap().parse::<usize>().unwrap()];
     let base: u64 = parts.next().unwrap().parse().unwrap();
     store(spec, &RealFs).list_keys(&dir).unwrap();
-    say("READY\n");
-    let mut rng = Rng(base | 1);
-    let started = Instant::now();
-    for i in 0..1_000_000u64 {
-        if started.elapsed() > Duration::from_secs(120) {
-            break;
-        }
+    write_until_killed(base, |rng, seq| {
         let single = rng.below(5) == 0;
         let count = if single { 1 } else { 1 + rng.below(6) };
         let mut ops = Vec::new();
@@ -167,19 +161,12 @@ fn child_committer() {
                 KeyOp::Save(key)
             });
         }
-        let line = Line {
-            seq: base + i,
-            single,
-            ops,
-        };
+        let line = Line { seq, single, ops };
         say(&line.render());
-        if let Err(err) = run(spec, &dir, &line) {
-            say(&format!("E {err}\n"));
-            std::process::exit(2);
-        }
+        run(spec, &dir, &line)?;
         say(&format!("A {}\n", line.seq));
-    }
-    std::process::exit(0);
+        Ok(())
+    })
 }
 
 /// Per key: `None` absent, `Some(seq)` the value of that save.

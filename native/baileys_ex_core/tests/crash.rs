@@ -17,13 +17,13 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baileys_ex_core::fs::RealFs;
 use baileys_ex_core::layout::{BackendSpec, ETF, JSON};
 use baileys_ex_core::manifest::Manifest;
 use baileys_ex_core::store::Store;
-use support::writer::{checked_value, parse_checked, say, Writer};
+use support::writer::{checked_value, parse_checked, say, write_until_killed, Writer};
 use support::{decode_manifest, is_temp, seed, Rng};
 
 const CHILD_ENV: &str = "BAILEYS_EX_CRASH_CHILD";
@@ -128,14 +128,7 @@ fn child_writer() {
     for (spec, dir) in SPECS.iter().zip(&dirs) {
         store(spec).list_keys(dir).unwrap();
     }
-    say("READY\n");
-    let mut rng = Rng(base | 1);
-    let started = Instant::now();
-    for i in 0..1_000_000u64 {
-        // Bounded even if nobody kills us.
-        if started.elapsed() > Duration::from_secs(120) {
-            break;
-        }
+    write_until_killed(base, |rng, seq| {
         let roll = rng.below(100);
         let line = Line {
             spec: rng.below(2) as usize,
@@ -149,16 +142,13 @@ fn child_writer() {
             } else {
                 rng.below(KEYS as u64) as u32
             },
-            seq: base + i,
+            seq,
         };
         say(&line.render('B'));
-        if let Err(err) = apply(&dirs, &line) {
-            say(&format!("E {err}\n"));
-            std::process::exit(2);
-        }
+        apply(&dirs, &line)?;
         say(&line.render('A'));
-    }
-    std::process::exit(0);
+        Ok(())
+    })
 }
 
 /// What each key may look like on disk.

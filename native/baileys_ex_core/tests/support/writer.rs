@@ -116,6 +116,29 @@ fn fnv64(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The writer's side once its directories are open: says `READY`, then runs
+/// `step` with a generator seeded from `base` and the sequence numbers
+/// `base`, `base + 1`, ... until killed, bounded even if nobody kills it. A
+/// step's error is said as `E ...` and ends the writer.
+pub fn write_until_killed(
+    base: u64,
+    mut step: impl FnMut(&mut Rng, u64) -> Result<(), String>,
+) -> ! {
+    say("READY\n");
+    let mut rng = Rng(base | 1);
+    let started = Instant::now();
+    for i in 0..1_000_000u64 {
+        if started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        if let Err(err) = step(&mut rng, base + i) {
+            say(&format!("E {err}\n"));
+            std::process::exit(2);
+        }
+    }
+    std::process::exit(0);
+}
+
 /// The writer's side: one line to the parent, flushed at once so that it is
 /// on the pipe before the next step begins.
 pub fn say(text: &str) {
