@@ -3,6 +3,7 @@
 //! how commits and single-key writes meet a left-over record.
 
 mod commit_support;
+mod support;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -13,12 +13,15 @@
 //! replace (one indexed key re-saved, no record) at every call.
 
 mod commit_support;
+mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use baileys_ex_core::commit::CommitError;
 use baileys_ex_core::fs::{FaultFs, FsOp, RealFs};
 use baileys_ex_core::layout::{BackendSpec, ETF, JSON};
 use commit_support::*;
+use support::faults::{every_fault, Fault, OpSets, ERRNOS};
 
 const ALL_OPS: &[FsOp] = &[
     FsOp::Read,
@@ -33,7 +36,7 @@ const ALL_OPS: &[FsOp] = &[
     FsOp::SyncFs,
 ];
 
-const OP_SETS: &[(&str, &[FsOp])] = &[
+const OP_SETS: OpSets = &[
     ("open", &[FsOp::Open]),
     ("write", &[FsOp::Write]),
     ("rename", &[FsOp::Rename]),
@@ -42,13 +45,6 @@ const OP_SETS: &[(&str, &[FsOp])] = &[
     ("remove", &[FsOp::Remove]),
     ("read", &[FsOp::Read]),
     ("any call", ALL_OPS),
-];
-
-const ERRNOS: &[(i32, &str)] = &[
-    (libc::EIO, "eio"),
-    (libc::ENOSPC, "enospc"),
-    (libc::EACCES, "eacces"),
-    (libc::EROFS, "erofs"),
 ];
 
 fn history() -> Vec<Op> {
@@ -71,34 +67,59 @@ fn commit_ops() -> Vec<Op> {
     ]
 }
 
-fn position_of(log: &[FsOp], ops: &[FsOp], nth: u64) -> Option<usize> {
-    log.iter()
-        .enumerate()
-        .filter(|(_, op)| ops.contains(op))
-        .nth((nth - 1) as usize)
-        .map(|(i, _)| i)
-}
-
 struct Baseline {
     log: Vec<FsOp>,
     before: Snapshot,
     after: Snapshot,
 }
 
-fn baseline(spec: &'static BackendSpec) -> Baseline {
+/// A fault-free commit of `ops` on the directory `history` makes: the
+/// calls made and the directory before and after.
+fn baseline(spec: &'static BackendSpec, ops: &[Op]) -> Baseline {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("auth");
     prepare(spec, &dir, &history());
     let before = snapshot(&dir);
     let fs = FaultFs::new();
     fs.fail_nth(u64::MAX, &[], 0);
-    store(spec, &fs)
-        .commit(&dir, &mutations(&commit_ops()))
-        .unwrap();
+    store(spec, &fs).commit(&dir, &mutations(ops)).unwrap();
     Baseline {
         log: fs.log(),
         before,
         after: snapshot(&dir),
+    }
+}
+
+/// A commit of `ops` on the directory `history` makes, run with `fault`.
+struct FaultyCommit {
+    what: String,
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    result: Result<(), CommitError>,
+    log: Vec<FsOp>,
+}
+
+fn faulty_commit(spec: &'static BackendSpec, fault: &Fault, ops: &[Op]) -> FaultyCommit {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("auth");
+    prepare(spec, &dir, &history());
+    let fs = fault.fs();
+    let result = store(spec, &fs).commit(&dir, &mutations(ops));
+    fs.clear();
+    FaultyCommit {
+        what: format!("{:?}: {}", spec.kind, fault.describe()),
+        _tmp: tmp,
+        dir,
+        result,
+        log: fs.log(),
+    }
+}
+
+/// The store error inside a commit error, which must be one.
+fn store_error(what: &str, err: CommitError) -> baileys_ex_core::error::Error {
+    match err {
+        CommitError::Store(e) => e,
+        other => panic!("{what}: {other:?}"),
     }
 }
 
@@ -115,63 +136,53 @@ fn clean(spec: &BackendSpec, what: &str, snap: &Snapshot) {
 fn every_call_of_a_commit_fails_safely_and_recovery_completes_it() {
     let (mut faults, mut before_point, mut after_point) = (0, 0, 0);
     for spec in [&ETF, &JSON] {
-        let base = baseline(spec);
+        let base = baseline(spec, &commit_ops());
         assert_ne!(base.before, base.after);
-        for &(set, ops) in OP_SETS {
-            let calls = base.log.iter().filter(|op| ops.contains(op)).count() as u64;
-            for &(errno, posix) in ERRNOS {
-                for nth in 1..=calls + 1 {
-                    let what =
-                        format!("{:?}: call {nth} among {set} fails with {posix}", spec.kind);
-                    let tmp = tempfile::tempdir().unwrap();
-                    let dir = tmp.path().join("auth");
-                    prepare(spec, &dir, &history());
-                    let fs = FaultFs::new();
-                    fs.fail_nth(nth, ops, errno);
-                    let result = store(spec, &fs).commit(&dir, &mutations(&commit_ops()));
-                    fs.clear();
-                    let log = fs.log();
-                    let Some(failed_at) = position_of(&log, ops, nth) else {
-                        assert!(result.is_ok(), "{what}: no fault, yet {result:?}");
-                        assert_eq!(snapshot(&dir), base.after, "{what}");
-                        continue;
-                    };
-                    faults += 1;
-                    match result {
-                        Ok(()) => {
-                            // Only the orphan scan of a first open may fail
-                            // without failing the call, as for single keys.
-                            assert_eq!(log[failed_at], FsOp::List, "{what}: {log:?}");
-                            assert_eq!(snapshot(&dir), base.after, "{what}");
-                        }
-                        Err(err) => {
-                            let store_err = match err {
-                                baileys_ex_core::commit::CommitError::Store(e) => e,
-                                other => panic!("{what}: {other:?}"),
-                            };
-                            assert_eq!(store_err.posix_name(), Some(posix), "{what}");
-                            let committed = log
-                                .iter()
-                                .position(|op| *op == FsOp::SyncFs)
-                                .is_some_and(|sync| sync < failed_at);
-                            if committed {
-                                after_point += 1;
-                            } else {
-                                before_point += 1;
-                                let now = snapshot(&dir);
-                                assert_eq!(
-                                    now, base.before,
-                                    "{what}: untouched before the commit point"
-                                );
-                            }
-                            let s = store(spec, &RealFs);
-                            s.recover(&dir).unwrap();
-                            let now = snapshot(&dir);
-                            clean(spec, &what, &now);
-                            let expected = if committed { &base.after } else { &base.before };
-                            assert_eq!(&now, expected, "{what}: after recovery; {log:?}");
-                        }
+        for fault in every_fault(&base.log, OP_SETS) {
+            // `_tmp` is bound, not `..`-ed, to keep the directory alive.
+            let FaultyCommit {
+                what,
+                _tmp,
+                dir,
+                result,
+                log,
+            } = faulty_commit(spec, &fault, &commit_ops());
+            let Some(failed_at) = fault.position(&log) else {
+                assert!(result.is_ok(), "{what}: no fault, yet {result:?}");
+                assert_eq!(snapshot(&dir), base.after, "{what}");
+                continue;
+            };
+            faults += 1;
+            match result {
+                Ok(()) => {
+                    // Only the orphan scan of a first open may fail
+                    // without failing the call, as for single keys.
+                    assert_eq!(log[failed_at], FsOp::List, "{what}: {log:?}");
+                    assert_eq!(snapshot(&dir), base.after, "{what}");
+                }
+                Err(err) => {
+                    let store_err = store_error(&what, err);
+                    assert_eq!(store_err.posix_name(), Some(fault.posix), "{what}");
+                    let committed = log
+                        .iter()
+                        .position(|op| *op == FsOp::SyncFs)
+                        .is_some_and(|sync| sync < failed_at);
+                    if committed {
+                        after_point += 1;
+                    } else {
+                        before_point += 1;
+                        let now = snapshot(&dir);
+                        assert_eq!(
+                            now, base.before,
+                            "{what}: untouched before the commit point"
+                        );
                     }
+                    let s = store(spec, &RealFs);
+                    s.recover(&dir).unwrap();
+                    let now = snapshot(&dir);
+                    clean(spec, &what, &now);
+                    let expected = if committed { &base.after } else { &base.before };
+                    assert_eq!(&now, expected, "{what}: after recovery; {log:?}");
                 }
             }
         }
@@ -194,54 +205,31 @@ fn every_call_of_a_lone_replace_fails_safely() {
     )];
     let mut faults = 0;
     for spec in [&ETF, &JSON] {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("auth");
-        prepare(spec, &dir, &history());
-        let before = snapshot(&dir);
-        let fs = FaultFs::new();
-        fs.fail_nth(u64::MAX, &[], 0);
-        store(spec, &fs).commit(&dir, &mutations(&lone)).unwrap();
-        let (log, after) = (fs.log(), snapshot(&dir));
+        let Baseline { log, before, after } = baseline(spec, &lone);
         assert_ne!(before, after);
         assert!(
             !log.contains(&FsOp::SyncFs),
             "no record, no syncfs: {log:?}"
         );
-        for &(set, ops) in OP_SETS {
-            let calls = log.iter().filter(|op| ops.contains(op)).count() as u64;
-            for &(errno, posix) in ERRNOS {
-                for nth in 1..=calls + 1 {
-                    let what =
-                        format!("{:?}: call {nth} among {set} fails with {posix}", spec.kind);
-                    let tmp = tempfile::tempdir().unwrap();
-                    let dir = tmp.path().join("auth");
-                    prepare(spec, &dir, &history());
-                    let fs = FaultFs::new();
-                    fs.fail_nth(nth, ops, errno);
-                    let result = store(spec, &fs).commit(&dir, &mutations(&lone));
-                    fs.clear();
-                    let now = snapshot(&dir);
-                    let Some(failed_at) = position_of(&fs.log(), ops, nth) else {
-                        assert!(result.is_ok(), "{what}: no fault, yet {result:?}");
-                        assert_eq!(now, after, "{what}");
-                        continue;
-                    };
-                    faults += 1;
-                    match result {
-                        Ok(()) => {
-                            assert_eq!(fs.log()[failed_at], FsOp::List, "{what}");
-                            assert_eq!(now, after, "{what}");
-                        }
-                        Err(err) => {
-                            let store_err = match err {
-                                baileys_ex_core::commit::CommitError::Store(e) => e,
-                                other => panic!("{what}: {other:?}"),
-                            };
-                            assert_eq!(store_err.posix_name(), Some(posix), "{what}");
-                            clean(spec, &what, &now);
-                            assert!(now == before || now == after, "{what}: {now:?}");
-                        }
-                    }
+        for fault in every_fault(&log, OP_SETS) {
+            let run = faulty_commit(spec, &fault, &lone);
+            let (what, now) = (&run.what, snapshot(&run.dir));
+            let Some(failed_at) = fault.position(&run.log) else {
+                assert!(run.result.is_ok(), "{what}: no fault, yet {:?}", run.result);
+                assert_eq!(now, after, "{what}");
+                continue;
+            };
+            faults += 1;
+            match run.result {
+                Ok(()) => {
+                    assert_eq!(run.log[failed_at], FsOp::List, "{what}");
+                    assert_eq!(now, after, "{what}");
+                }
+                Err(err) => {
+                    let store_err = store_error(what, err);
+                    assert_eq!(store_err.posix_name(), Some(fault.posix), "{what}");
+                    clean(spec, what, &now);
+                    assert!(now == before || now == after, "{what}: {now:?}");
                 }
             }
         }
@@ -265,7 +253,7 @@ fn interrupted(spec: &'static BackendSpec, dir: &Path) {
 fn every_call_of_a_recovery_fails_safely_and_a_second_one_completes() {
     let mut faults = 0;
     for spec in [&ETF, &JSON] {
-        let base = baseline(spec);
+        let base = baseline(spec, &commit_ops());
         let tmp = tempfile::tempdir().unwrap();
         let probe = tmp.path().join("probe");
         interrupted(spec, &probe);

@@ -15,6 +15,7 @@
 //! changes, in order, and tear unsynced files.
 
 mod commit_support;
+mod support;
 
 use std::path::Path;
 

@@ -14,20 +14,19 @@
 //! `A ...` once it returned; lines on a pipe survive the writer's death.
 
 mod commit_support;
+mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baileys_ex_core::commit::Mutation;
 use baileys_ex_core::directory::{Registry, CACHE_BUDGET_BYTES};
 use baileys_ex_core::fs::RealFs;
-use baileys_ex_core::layout::{BackendKind, BackendSpec, ETF, JSON};
-use baileys_ex_core::manifest::{self, AnyAtom};
-use commit_support::{has_record, seed, snapshot, store, temps, Rng};
+use baileys_ex_core::layout::{BackendSpec, ETF, JSON};
+use commit_support::{has_record, snapshot};
+use support::writer::{checked_value, parse_checked, say, write_until_killed, Writer};
+use support::{decode_manifest, seed, store, temps, Rng};
 
 const CHILD_ENV: &str = "BAILEYS_EX_COMMIT_CRASH_CHILD";
 const TYPE: &str = "session";
@@ -35,12 +34,6 @@ const KEYS: u32 = 8;
 /// The credentials take part as key number `KEYS`.
 const CREDS: u32 = KEYS;
 const SPECS: [&BackendSpec; 2] = [&ETF, &JSON];
-
-fn fnv64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
 
 /// Mostly small; one in twelve of a few hundred kilobytes so that kills
 /// land inside long writes too.
@@ -50,25 +43,12 @@ fn value(key: u32, seq: u64) -> Vec<u8> {
     } else {
         40 + (seq.wrapping_mul(7919) % 2000) as usize
     };
-    let mut v = Vec::with_capacity(len + 28);
-    v.extend_from_slice(b"BXC1");
-    v.extend_from_slice(&key.to_le_bytes());
-    v.extend_from_slice(&seq.to_le_bytes());
-    v.extend_from_slice(&(len as u32).to_le_bytes());
-    let mut rng = Rng(seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(key) | 1);
-    v.extend((0..len).map(|_| rng.next() as u8));
-    let sum = fnv64(&v);
-    v.extend_from_slice(&sum.to_le_bytes());
-    v
+    let seed = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(key) | 1;
+    checked_value(b"BXC1", key, seq, len, seed)
 }
 
 fn parse_value(bytes: &[u8]) -> Option<(u32, u64)> {
-    if bytes.len() < 28 || &bytes[..4] != b"BXC1" {
-        return None;
-    }
-    let key = u32::from_le_bytes(bytes[4..8].try_into().ok()?);
-    let seq = u64::from_le_bytes(bytes[8..16].try_into().ok()?);
-    (value(key, seq) == bytes).then_some((key, seq))
+    parse_checked(b"BXC1", bytes, value)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,19 +148,8 @@ fn child_committer() {
     let dir = PathBuf::from(parts.next().unwrap());
     let spec = SPECS[parts.next().unwrap().parse::<usize>().unwrap()];
     let base: u64 = parts.next().unwrap().parse().unwrap();
-    let mut out = std::io::stdout();
-    let mut say = |text: &str| {
-        out.write_all(text.as_bytes()).unwrap();
-        out.flush().unwrap();
-    };
     store(spec, &RealFs).list_keys(&dir).unwrap();
-    say("READY\n");
-    let mut rng = Rng(base | 1);
-    let started = Instant::now();
-    for i in 0..1_000_000u64 {
-        if started.elapsed() > Duration::from_secs(120) {
-            break;
-        }
+    write_until_killed(base, |rng, seq| {
         let single = rng.below(5) == 0;
         let count = if single { 1 } else { 1 + rng.below(6) };
         let mut ops = Vec::new();
@@ -192,56 +161,12 @@ fn child_committer() {
                 KeyOp::Save(key)
             });
         }
-        let line = Line {
-            seq: base + i,
-            single,
-            ops,
-        };
+        let line = Line { seq, single, ops };
         say(&line.render());
-        if let Err(err) = run(spec, &dir, &line) {
-            say(&format!("E {err}\n"));
-            std::process::exit(2);
-        }
+        run(spec, &dir, &line)?;
         say(&format!("A {}\n", line.seq));
-    }
-    std::process::exit(0);
-}
-
-fn spawn(dir: &Path, spec: usize, base: u64) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_committer",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env(CHILD_ENV, format!("{}\n{spec}\n{base}", dir.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-struct Killer(Child);
-
-impl Drop for Killer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+        Ok(())
+    })
 }
 
 /// Per key: `None` absent, `Some(seq)` the value of that save.
@@ -294,11 +219,7 @@ fn on_disk(spec: &'static BackendSpec, dir: &Path, round: usize) -> Files {
 
 fn listed(spec: &BackendSpec, dir: &Path) -> Listed {
     let manifest = match std::fs::read(dir.join(spec.manifest_file)) {
-        Ok(bytes) => match spec.kind {
-            BackendKind::Etf => manifest::decode_etf(&bytes, spec.backend_id, &AnyAtom),
-            BackendKind::Json => manifest::decode_json(&bytes, spec.backend_id),
-        }
-        .unwrap(),
+        Ok(bytes) => decode_manifest(spec, &bytes).unwrap(),
         Err(_) => None,
     };
     (0..KEYS)
@@ -326,33 +247,19 @@ fn kill_the_committer(kills: usize) {
     for round in 0..kills {
         let which = round % 2;
         let spec = SPECS[which];
-        let (child, lines) = spawn(&dirs[which], which, (round as u64 + 1) << 32);
-        let mut child = Killer(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.ends_with("READY") => break,
-                Ok(_) => {}
-                Err(err) => panic!("round {round}: the writer never got ready: {err}"),
-            }
-        }
+        let base = (round as u64 + 1) << 32;
+        let config = format!("{}\n{which}\n{base}", dirs[which].display());
+        let mut writer = Writer::start("child_committer", CHILD_ENV, config, round);
         let delay = match rng.below(4) {
             0 => rng.below(3),
             1 | 2 => rng.below(20),
             _ => rng.below(80),
         };
         std::thread::sleep(Duration::from_millis(delay));
-        child.0.kill().unwrap();
-        assert!(
-            !child.0.wait().unwrap().success(),
-            "round {round}: the writer ended on its own"
-        );
+        let said = writer.kill(round);
 
         let mut in_flight: Option<Line> = None;
-        for text in lines.iter() {
-            if let Some(err) = text.strip_prefix("E ") {
-                panic!("round {round}: the writer got an error: {err}");
-            }
+        for text in said {
             if let Some(line) = Line::parse(&text) {
                 in_flight = Some(line);
             } else if let Some(seq) = text.strip_prefix("A ") {

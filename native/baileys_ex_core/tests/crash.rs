@@ -13,17 +13,18 @@
 //! one either way), and at most one temp file may be left (the next writer
 //! removes it when it opens the directory).
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baileys_ex_core::fs::RealFs;
-use baileys_ex_core::layout::{BackendKind, BackendSpec, ETF, JSON};
-use baileys_ex_core::manifest::{self, AnyAtom, Manifest};
+use baileys_ex_core::layout::{BackendSpec, ETF, JSON};
+use baileys_ex_core::manifest::Manifest;
 use baileys_ex_core::store::Store;
+use support::writer::{checked_value, parse_checked, say, write_until_killed, Writer};
+use support::{decode_manifest, is_temp, seed, Rng};
 
 const CHILD_ENV: &str = "BAILEYS_EX_CRASH_CHILD";
 const TYPE: &str = "session";
@@ -31,28 +32,6 @@ const KEYS: u32 = 6;
 /// The credentials take part as key number `KEYS`.
 const CREDS: u32 = KEYS;
 const SPECS: [&BackendSpec; 2] = [&ETF, &JSON];
-
-/// xorshift64*: no dependency, reproducible from a printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn fnv64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
 
 /// Mostly small values, one in sixteen of a few hundred kilobytes so that
 /// kills also land in the middle of long writes.
@@ -64,38 +43,18 @@ fn value_len(seq: u64) -> usize {
     }
 }
 
-/// `BXV1`, key, sequence number, length, payload, FNV-1a of all of it.
 fn value(key: u32, seq: u64) -> Vec<u8> {
-    let len = value_len(seq);
-    let mut v = Vec::with_capacity(len + 28);
-    v.extend_from_slice(b"BXV1");
-    v.extend_from_slice(&key.to_le_bytes());
-    v.extend_from_slice(&seq.to_le_bytes());
-    v.extend_from_slice(&(len as u32).to_le_bytes());
-    let mut rng = Rng(seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    v.extend((0..len).map(|_| rng.next() as u8));
-    let sum = fnv64(&v);
-    v.extend_from_slice(&sum.to_le_bytes());
-    v
+    let seed = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    checked_value(b"BXV1", key, seq, value_len(seq), seed)
 }
 
-/// The key and sequence number of a value the writer produced, or `None`
-/// for anything else (a torn or mixed file would land here).
+/// The key and sequence number of a value the writer produced.
 fn parse_value(bytes: &[u8]) -> Option<(u32, u64)> {
-    if bytes.len() < 28 || &bytes[..4] != b"BXV1" {
-        return None;
-    }
-    let key = u32::from_le_bytes(bytes[4..8].try_into().ok()?);
-    let seq = u64::from_le_bytes(bytes[8..16].try_into().ok()?);
-    (value(key, seq) == bytes).then_some((key, seq))
+    parse_checked(b"BXV1", bytes, value)
 }
 
 fn store(spec: &'static BackendSpec) -> Store<'static> {
-    Store {
-        spec,
-        fs: &RealFs,
-        atoms: &AnyAtom,
-    }
+    support::store(spec, &RealFs)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,23 +124,11 @@ fn child_writer() {
         PathBuf::from(parts.next().unwrap()),
     ];
     let base: u64 = parts.next().unwrap().parse().unwrap();
-    let mut out = std::io::stdout();
-    let mut say = |text: &str| {
-        out.write_all(text.as_bytes()).unwrap();
-        out.flush().unwrap();
-    };
     // Opening each directory removes what earlier writers left behind.
     for (spec, dir) in SPECS.iter().zip(&dirs) {
         store(spec).list_keys(dir).unwrap();
     }
-    say("READY\n");
-    let mut rng = Rng(base | 1);
-    let started = Instant::now();
-    for i in 0..1_000_000u64 {
-        // Bounded even if nobody kills us.
-        if started.elapsed() > Duration::from_secs(120) {
-            break;
-        }
+    write_until_killed(base, |rng, seq| {
         let roll = rng.below(100);
         let line = Line {
             spec: rng.below(2) as usize,
@@ -195,55 +142,13 @@ fn child_writer() {
             } else {
                 rng.below(KEYS as u64) as u32
             },
-            seq: base + i,
+            seq,
         };
         say(&line.render('B'));
-        if let Err(err) = apply(&dirs, &line) {
-            say(&format!("E {err}\n"));
-            std::process::exit(2);
-        }
+        apply(&dirs, &line)?;
         say(&line.render('A'));
-    }
-    std::process::exit(0);
-}
-
-fn spawn_writer(dirs: &[PathBuf; 2], base: u64) -> (Child, mpsc::Receiver<String>) {
-    let config = format!("{}\n{}\n{base}", dirs[0].display(), dirs[1].display());
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_writer",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env(CHILD_ENV, config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-/// Kills the child when dropped, so a failing assertion leaves no writer.
-struct Killer(Child);
-
-impl Drop for Killer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+        Ok(())
+    })
 }
 
 /// What each key may look like on disk.
@@ -276,11 +181,7 @@ fn read_manifest(spec: &BackendSpec, dir: &Path) -> Option<Manifest> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
         Err(err) => panic!("manifest unreadable: {err}"),
     };
-    let decoded = match spec.kind {
-        BackendKind::Etf => manifest::decode_etf(&bytes, spec.backend_id, &AnyAtom),
-        BackendKind::Json => manifest::decode_json(&bytes, spec.backend_id),
-    };
-    match decoded {
+    match decode_manifest(spec, &bytes) {
         Ok(Some(m)) => Some(m),
         other => panic!("{:?} manifest does not decode: {other:?}", spec.kind),
     }
@@ -337,7 +238,7 @@ fn verify(dirs: &[PathBuf; 2], model: &mut Model, in_flight: Option<Line>, round
 
         for entry in std::fs::read_dir(dir).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
-            if name.contains(".tmp-") {
+            if is_temp(&name) {
                 temps += 1;
             } else if name != spec.manifest_file {
                 let bytes = std::fs::read(dir.join(&name)).unwrap();
@@ -351,21 +252,8 @@ fn verify(dirs: &[PathBuf; 2], model: &mut Model, in_flight: Option<Line>, round
     temps
 }
 
-fn seed() -> u64 {
-    std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        })
-        | 1
-}
-
 fn kill_the_writer(kills: usize) {
-    let seed = seed();
+    let seed = seed("CRASH_SEED");
     println!("crash seed {seed} (set CRASH_SEED to replay the kill timing)");
     let mut rng = Rng(seed);
     let tmp = tempfile::tempdir().unwrap();
@@ -374,18 +262,8 @@ fn kill_the_writer(kills: usize) {
     let mut in_flight_at_kill = 0;
     for round in 0..kills {
         let base = (round as u64 + 1) << 32;
-        let (child, lines) = spawn_writer(&dirs, base);
-        let mut child = Killer(child);
-        // libtest's banner shares the line: `test child_writer ... READY`.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match lines.recv_timeout(left) {
-                Ok(line) if line.ends_with("READY") => break,
-                Ok(_) => {}
-                Err(err) => panic!("round {round}: the writer never got ready: {err}"),
-            }
-        }
+        let config = format!("{}\n{}\n{base}", dirs[0].display(), dirs[1].display());
+        let mut writer = Writer::start("child_writer", CHILD_ENV, config, round);
         // Mostly early, sometimes later, sometimes at once.
         let delay = match rng.below(4) {
             0 => 0,
@@ -393,18 +271,10 @@ fn kill_the_writer(kills: usize) {
             _ => rng.below(60),
         };
         std::thread::sleep(Duration::from_millis(delay));
-        child.0.kill().unwrap();
-        let status = child.0.wait().unwrap();
-        assert!(
-            !status.success(),
-            "round {round}: the writer ended on its own"
-        );
+        let said = writer.kill(round);
 
         let mut in_flight = None;
-        for text in lines.iter() {
-            if let Some(err) = text.strip_prefix("E ") {
-                panic!("round {round}: the writer got an error: {err}");
-            }
+        for text in said {
             match Line::parse(&text) {
                 Some(('B', line)) => in_flight = Some(line),
                 Some(('A', line)) => {

@@ -16,14 +16,16 @@
 //! * after the failed call nothing but the temp file's removal happens: in
 //!   particular a failed fsync is never followed by a rename.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use baileys_ex_core::error::Error;
 use baileys_ex_core::fs::{FaultFs, FsOp, RealFs};
-use baileys_ex_core::layout::{BackendKind, BackendSpec, ETF, JSON};
-use baileys_ex_core::manifest::{self, AnyAtom};
-use baileys_ex_core::store::Store;
+use baileys_ex_core::layout::{BackendSpec, ETF, JSON};
+use support::faults::{every_fault, Fault, OpSets, ERRNOS};
+use support::{decode_manifest, files, store, temps};
 
 const ALL_OPS: &[FsOp] = &[
     FsOp::Read,
@@ -40,7 +42,7 @@ const ALL_OPS: &[FsOp] = &[
 ];
 
 /// Each kind of call on its own, then every call whatever its kind.
-const OP_SETS: &[(&str, &[FsOp])] = &[
+const OP_SETS: OpSets = &[
     ("open", &[FsOp::Open]),
     ("lock", &[FsOp::Lock]),
     ("write", &[FsOp::Write]),
@@ -53,13 +55,6 @@ const OP_SETS: &[(&str, &[FsOp])] = &[
     ("list", &[FsOp::List]),
     ("stat", &[FsOp::Stat]),
     ("any call", ALL_OPS),
-];
-
-const ERRNOS: &[(i32, &str)] = &[
-    (libc::EIO, "eio"),
-    (libc::ENOSPC, "enospc"),
-    (libc::EACCES, "eacces"),
-    (libc::EROFS, "erofs"),
 ];
 
 const TYPE: &str = "session";
@@ -116,14 +111,6 @@ impl Scenario {
     }
 }
 
-fn store<'a>(spec: &'static BackendSpec, fs: &'a dyn baileys_ex_core::fs::Fs) -> Store<'a> {
-    Store {
-        spec,
-        fs,
-        atoms: &AnyAtom,
-    }
-}
-
 /// Puts the directory into the state the scenario starts from.
 fn prepare(spec: &'static BackendSpec, dir: &Path, scenario: Scenario) {
     if scenario == Scenario::SaveIntoMissingDir {
@@ -173,25 +160,15 @@ fn run(
 }
 
 /// Every file in the directory by name; `None` when the directory is missing.
-type Snapshot = Option<BTreeMap<String, Vec<u8>>>;
+type Snapshot = Option<support::Snapshot>;
 
 fn snapshot(dir: &Path) -> Snapshot {
-    let entries = std::fs::read_dir(dir).ok()?;
-    let mut files = BTreeMap::new();
-    for entry in entries {
-        let entry = entry.unwrap();
-        let name = entry.file_name().into_string().unwrap();
-        files.insert(name, std::fs::read(entry.path()).unwrap());
-    }
-    Some(files)
+    files(dir)
 }
 
-fn check_manifest_decodes(spec: &'static BackendSpec, files: &BTreeMap<String, Vec<u8>>) {
+fn check_manifest_decodes(spec: &'static BackendSpec, files: &support::Snapshot) {
     if let Some(bytes) = files.get(spec.manifest_file) {
-        let decoded = match spec.kind {
-            BackendKind::Etf => manifest::decode_etf(bytes, spec.backend_id, &AnyAtom),
-            BackendKind::Json => manifest::decode_json(bytes, spec.backend_id),
-        };
+        let decoded = decode_manifest(spec, bytes);
         assert!(
             matches!(decoded, Ok(Some(_))),
             "the manifest decodes: {decoded:?}"
@@ -218,15 +195,6 @@ fn baseline(spec: &'static BackendSpec, scenario: Scenario) -> Baseline {
     }
 }
 
-/// Position in `log` of the `nth` call whose kind is in `ops`.
-fn position_of(log: &[FsOp], ops: &[FsOp], nth: u64) -> Option<usize> {
-    log.iter()
-        .enumerate()
-        .filter(|(_, op)| ops.contains(op))
-        .nth((nth - 1) as usize)
-        .map(|(i, _)| i)
-}
-
 #[derive(Default)]
 struct Tally {
     faults: u64,
@@ -239,31 +207,25 @@ fn check_one(
     spec: &'static BackendSpec,
     scenario: Scenario,
     base: &Baseline,
-    (set_name, ops): (&str, &'static [FsOp]),
-    (errno, posix): (i32, &str),
-    nth: u64,
+    fault: &Fault,
     tally: &mut Tally,
 ) {
-    let what = format!(
-        "{:?} {scenario:?}: call {nth} among {set_name} fails with {posix}",
-        spec.kind
-    );
+    let what = format!("{:?} {scenario:?}: {}", spec.kind, fault.describe());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("auth");
     prepare(spec, &dir, scenario);
     let before = snapshot(&dir);
 
-    let fs = FaultFs::new();
-    fs.fail_nth(nth, ops, errno);
+    let fs = fault.fs();
     let result = run(spec, &dir, scenario, &fs);
     fs.clear();
     let log = fs.log();
     let after = snapshot(&dir);
-    let injected = position_of(&log, ops, nth);
+    let injected = fault.position(&log);
 
     if let Some(files) = &after {
         check_manifest_decodes(spec, files);
-        let temps: Vec<&String> = files.keys().filter(|n| n.contains(".tmp-")).collect();
+        let temps = temps(files);
         assert!(temps.is_empty(), "{what}: temp files left: {temps:?}");
     }
 
@@ -305,7 +267,7 @@ fn check_one(
                 tail.iter().all(|op| *op == FsOp::Remove) && tail.len() <= 1,
                 "{what}: only the temp file's removal may follow the failed call: {log:?}"
             );
-            assert_eq!(err.posix_name(), Some(posix), "{what}: {err:?}");
+            assert_eq!(err.posix_name(), Some(fault.posix), "{what}: {err:?}");
             let committed = scenario
                 .commit_op()
                 .and_then(|op| log.iter().position(|l| *l == op))
@@ -354,22 +316,8 @@ fn sweep(specs: &[&'static BackendSpec], scenarios: &[Scenario]) -> Tally {
     for &spec in specs {
         for &scenario in scenarios {
             let base = baseline(spec, scenario);
-            for &(set_name, ops) in OP_SETS {
-                let calls = base.log.iter().filter(|op| ops.contains(op)).count() as u64;
-                for &errno in ERRNOS {
-                    // One past the last call checks that nothing extra happens.
-                    for nth in 1..=calls + 1 {
-                        check_one(
-                            spec,
-                            scenario,
-                            &base,
-                            (set_name, ops),
-                            errno,
-                            nth,
-                            &mut tally,
-                        );
-                    }
-                }
+            for fault in every_fault(&base.log, OP_SETS) {
+                check_one(spec, scenario, &base, &fault, &mut tally);
             }
         }
     }

@@ -1,58 +1,19 @@
 //! Shared by the commit tests: owned mutations, random commits, directory
-//! snapshots.
+//! snapshots. Test files that use it also declare `mod support;`.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use baileys_ex_core::commit::Mutation;
 use baileys_ex_core::commit_record::record_file_name;
 use baileys_ex_core::error::Error;
-use baileys_ex_core::fs::Fs;
 use baileys_ex_core::layout::BackendSpec;
-use baileys_ex_core::manifest::AnyAtom;
 use baileys_ex_core::store::Store;
 
-pub fn store<'a>(spec: &'static BackendSpec, fs: &'a dyn Fs) -> Store<'a> {
-    Store {
-        spec,
-        fs,
-        atoms: &AnyAtom,
-    }
-}
-
-/// xorshift64*: reproducible from a printed seed.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
-
-pub fn seed(var: &str) -> u64 {
-    std::env::var(var)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        })
-        | 1
-}
+use crate::support::{files, is_temp};
+// Each commit test file takes what it needs of these from here.
+#[allow(unused_imports)]
+pub use crate::support::{seed, store, temps, Rng, Snapshot};
 
 /// A mutation that owns its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,25 +97,8 @@ pub fn random_ops(rng: &mut Rng, max: u64) -> Vec<Op> {
 }
 
 /// Every file in a directory by name; empty when it does not exist.
-pub type Snapshot = BTreeMap<String, Vec<u8>>;
-
 pub fn snapshot(dir: &Path) -> Snapshot {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Snapshot::new();
-    };
-    entries
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
-
-pub fn temps(snapshot: &Snapshot) -> Vec<&String> {
-    snapshot.keys().filter(|n| n.contains(".tmp-")).collect()
+    files(dir).unwrap_or_default()
 }
 
 pub fn has_record(spec: &BackendSpec, snapshot: &Snapshot) -> bool {
@@ -165,7 +109,7 @@ pub fn has_record(spec: &BackendSpec, snapshot: &Snapshot) -> bool {
 pub fn data_files(snapshot: &Snapshot) -> Snapshot {
     snapshot
         .iter()
-        .filter(|(n, _)| !n.contains(".tmp-"))
+        .filter(|(n, _)| !is_temp(n))
         .map(|(n, b)| (n.clone(), b.clone()))
         .collect()
 }
