@@ -33,13 +33,14 @@ test-rust:
 # reason is printed), so a missing node is not an error here. One harness per
 # Baileys major version: test/baileys_js (6.x) and test/baileys_js7 (7.x).
 baileys-js:
-	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && \
+	    node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then \
 	  for h in test/baileys_js test/baileys_js7; do \
 	    [ -f $$h/node_modules/baileys/package.json ] || \
 	      (cd $$h && npm ci --git=/bin/false --ignore-scripts --no-audit --no-fund) || exit 1; \
 	  done; \
 	else \
-	  echo "==> node/npm not found: the Baileys JS harness tests will be skipped"; \
+	  echo "==> Node.js 20+ with npm not found: the Baileys JS harness tests will be skipped"; \
 	fi
 
 test-elixir: deps baileys-js

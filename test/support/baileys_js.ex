@@ -39,9 +39,14 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJS do
   def skip_reason(version \\ 6) do
     rel = Path.relative_to(dir(version), Path.expand("../..", __DIR__))
 
+    node = System.find_executable("node")
+
     cond do
-      System.find_executable("node") == nil ->
+      node == nil ->
         "node not found on PATH: the Baileys JS harness (#{rel}) needs Node.js 20+ and npm"
+
+      (major = node_major(node)) < 20 ->
+        "node on PATH is version #{major}: the Baileys JS harness (#{rel}) needs Node.js 20+"
 
       not installed?(version) and System.find_executable("npm") == nil ->
         "#{rel}/node_modules is missing and npm is not on PATH to install it " <>
@@ -51,6 +56,19 @@ defmodule BaileysEx.Auth.NIF.Test.BaileysJS do
         nil
     end
   end
+
+  # The major version `node --version` prints (`v20.20.2`), 0 when unreadable.
+  defp node_major(node) do
+    case System.cmd(node, ["--version"], stderr_to_stdout: true) do
+      {"v" <> version, 0} -> version |> Integer.parse() |> elem_or_zero()
+      _other -> 0
+    end
+  rescue
+    _error -> 0
+  end
+
+  defp elem_or_zero({major, _rest}), do: major
+  defp elem_or_zero(:error), do: 0
 
   @doc "Installs the pinned packages with `npm ci` unless `node_modules` already holds Baileys."
   @spec install!(version()) :: :ok
