@@ -980,9 +980,12 @@ fn orphan_cleanup_of_another_process_never_takes_a_commits_staged_files() {
         // Every value staged, each file locked (the held one is locked
         // before its write): a file cleanup took between its creation and
         // its lock would be staged again under another name, which is fine,
-        // but none is left in that window now.
+        // but none is left in that window now. Counting the files is not
+        // enough: on a busy machine one can exist and not be locked yet.
         wait_until("the commit stages", || {
-            fs.entered.load(Ordering::SeqCst) && temp_names(&dir).len() == ids.len() + 1
+            fs.entered.load(Ordering::SeqCst)
+                && temp_names(&dir).len() == ids.len() + 1
+                && all_locked(&dir)
         });
         let staged_before = temp_names(&dir);
         // Another OS process opening the directory for the first time.
@@ -1005,6 +1008,20 @@ fn orphan_cleanup_of_another_process_never_takes_a_commits_staged_files() {
         assert_eq!(s.load_key(&dir, "session", b"zz").unwrap().unwrap(), HELD);
         assert!(temp_names(&dir).is_empty(), "{:?}", spec.kind);
     }
+}
+
+/// Whether every temp file in `dir` is held under a `flock` (by another open
+/// file, so by the commit: a probe that gets the lock lets it go at once).
+fn all_locked(dir: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    temp_names(dir).iter().all(|name| {
+        let Ok(file) = std::fs::File::open(dir.join(name)) else {
+            return false;
+        };
+        // SAFETY: flock on a descriptor this function owns.
+        let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        !free
+    })
 }
 
 fn temp_names(dir: &Path) -> Vec<String> {
