@@ -169,12 +169,12 @@ defmodule BaileysEx.Auth.NIF.Bench.Commits do
 
             [
               row.name,
-              to_string(max(count(b), count(n))),
+              to_string(max(Report.count(b), Report.count(n))),
               Report.fmt_us(b[:median_us]),
               Report.fmt_us(n[:median_us]),
               in_flushes(n, row.flush_us),
               Report.fmt_ratio(Row.ratio(row)),
-              target(row)
+              Report.target(row)
             ]
           end)
 
@@ -182,7 +182,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Commits do
           "\n== #{plan.title}: atomic commits and batch loads ==\n",
           "flush latency just before: a 4 KiB write and its fsync take ",
           "#{Report.fmt_us(hd(rows).flush_us)} µs (median)\n",
-          table(head, body)
+          Report.table(head, body)
         ]
       end
 
@@ -240,43 +240,5 @@ defmodule BaileysEx.Auth.NIF.Bench.Commits do
     after
       Workspace.cleanup(ws)
     end
-  end
-
-  defp target(row) do
-    case {row.target, Row.status(row)} do
-      {nil, _} -> ""
-      {t, :met} -> ">=#{round(t)}x ok"
-      {t, :missed} -> ">=#{round(t)}x MISSED"
-      {t, :none} -> ">=#{round(t)}x n/a"
-    end
-  end
-
-  defp count(nil), do: 0
-  defp count(figures), do: figures.n
-
-  defp table(head, body) do
-    rows = [head | body]
-
-    widths =
-      rows
-      |> Enum.zip()
-      |> Enum.map(fn column ->
-        column |> Tuple.to_list() |> Enum.map(&String.length/1) |> Enum.max()
-      end)
-
-    lines =
-      for cells <- rows do
-        cells
-        |> Enum.zip(widths)
-        |> Enum.with_index()
-        |> Enum.map_join("  ", fn
-          {{cell, width}, 0} -> String.pad_trailing(cell, width)
-          {{cell, width}, _} -> String.pad_leading(cell, width)
-        end)
-        |> String.trim_trailing()
-      end
-
-    rule = String.duplicate("-", Enum.sum(widths) + 2 * (length(widths) - 1))
-    [hd(lines), "\n", rule, "\n", Enum.map(tl(lines), &[&1, "\n"])]
   end
 end

@@ -100,7 +100,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
         ]
       end)
 
-    [table(head, body), warnings(rows, sections), notes(rows)]
+    ["\n", table(head, body), warnings(rows, sections), notes(rows)]
   end
 
   defp totals_table(_title, [], _sections), do: []
@@ -124,7 +124,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
         ]
       end)
 
-    [table(head, body), warnings(rows, sections), notes(rows)]
+    ["\n", table(head, body), warnings(rows, sections), notes(rows)]
   end
 
   defp concurrent_table([], _sections), do: []
@@ -169,7 +169,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
           " of #{row.ops}\n"
       end)
 
-    [table(head, body), warnings(rows, sections), listed, notes(rows)]
+    ["\n", table(head, body), warnings(rows, sections), listed, notes(rows)]
   end
 
   # The warnings of the sections that measured these rows, under their table.
@@ -243,7 +243,9 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
     ]
   end
 
-  defp target(row) do
+  @doc "A row's target cell: `>=20x ok`, `>=20x MISSED`, `>=20x n/a`, or empty."
+  @spec target(map()) :: String.t()
+  def target(row) do
     case {Map.get(row, :target), Row.status(row)} do
       {nil, _} -> ""
       {t, :met} -> "#{fmt_target(t)} ok"
@@ -252,12 +254,19 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
     end
   end
 
-  defp count(nil), do: 0
-  defp count(figures), do: figures.n
+  @doc "How many samples a figure rests on (0 for none)."
+  @spec count(map() | nil) :: non_neg_integer()
+  def count(nil), do: 0
+  def count(figures), do: figures.n
 
   # --- layout -------------------------------------------------------------
 
-  defp table(head, body) do
+  @doc """
+  A text table: the header, a rule, the rows; the first column padded on the
+  right, the others on the left.
+  """
+  @spec table([String.t()], [[String.t()]]) :: iodata()
+  def table(head, body) do
     rows = [head | body]
 
     widths =
@@ -280,7 +289,7 @@ defmodule BaileysEx.Auth.NIF.Bench.Report do
       end)
 
     rule = String.duplicate("-", widths |> Enum.sum() |> Kernel.+(2 * (length(widths) - 1)))
-    ["\n", hd(lines), "\n", rule, "\n", Enum.map(tl(lines), &[&1, "\n"])]
+    [hd(lines), "\n", rule, "\n", Enum.map(tl(lines), &[&1, "\n"])]
   end
 
   defp pad(text, width), do: String.pad_trailing(text, width)

@@ -504,14 +504,8 @@ mod tests {
 
     /// The ETF layout with a cap small enough to test.
     static SMALL_CAP: BackendSpec = BackendSpec {
-        kind: BackendKind::Etf,
-        extension: ".etf",
-        creds_file: "creds.etf",
-        manifest_file: ".baileys_ex_native_file_persistence.etf",
-        backend_id: "native_file_persistence",
-        default_dir: "baileys_native_auth_info",
-        sync_data: true,
         max_file_bytes: 300,
+        ..ETF
     };
 
     #[test]

@@ -35,6 +35,7 @@ defmodule BaileysEx.Auth.NIF.Baseline.KeyStore do
 
   alias BaileysEx.Auth.NIF.Baseline.KeyStore.LockManager
   alias BaileysEx.Auth.NIF.Baseline.KeyStore.TransactionBuffer, as: Buffer
+  alias BaileysEx.Auth.NIF.Test.KeyStoreDispatch
 
   @absent :"$missing"
 
@@ -449,18 +450,6 @@ defmodule BaileysEx.Auth.NIF.Baseline.KeyStore do
   defp error(:ok), do: nil
   defp error({:error, reason}), do: reason
 
-  defp persistence(%{module: module, context: context}, fun, args) do
-    Code.ensure_loaded(module)
-
-    cond do
-      context != nil and function_exported?(module, fun, length(args) + 1) ->
-        apply(module, fun, [context | args])
-
-      function_exported?(module, fun, length(args)) ->
-        apply(module, fun, args)
-
-      true ->
-        {:error, {:unsupported_persistence_operation, module, fun}}
-    end
-  end
+  defp persistence(%{module: module, context: context}, fun, args),
+    do: KeyStoreDispatch.call(module, context, fun, args)
 end
